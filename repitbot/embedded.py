@@ -1,0 +1,55 @@
+"""Embedded mode: the gateway and all nine services in one process, no servers needed."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+from fastapi import FastAPI
+
+from repitbot.services import service_module
+from shared.logs import configure_logging
+from shared.runtime import make_runtime
+from shared.settings import SERVICE_NAMES, Settings
+
+log = logging.getLogger("repitbot")
+
+
+def create_embedded_app(settings: Settings, *, seed: bool = True, host: str = "127.0.0.1",
+                        port: int = 8000) -> FastAPI:
+    from api_gateway.app import create_app as create_gateway
+
+    configure_logging(settings.log_level, json_output=settings.log_json)
+    runtime = make_runtime(settings)
+    services = {name: service_module(name).create_app(runtime=runtime) for name in SERVICE_NAMES}
+    runtime.transports.update({name: httpx.ASGITransport(app) for name, app in services.items()})
+    gateway = create_gateway(runtime=runtime)
+    gateway_lifespan = gateway.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            for service in services.values():
+                await stack.enter_async_context(service.router.lifespan_context(service))
+            await stack.enter_async_context(gateway_lifespan(app))
+            stack.push_async_callback(runtime.close)
+            if seed:
+                from services.user.seed import seed_demo
+                lines = await seed_demo(services["user"].state.uow_factory)
+                _banner(host, port, lines)
+            yield
+
+    gateway.router.lifespan_context = lifespan
+    gateway.state.service_apps = services
+    return gateway
+
+
+def _banner(host: str, port: int, accounts: list[str]) -> None:
+    base = f"http://{host}:{port}"
+    text = "\n".join([
+        "", "RepitBot is running in embedded mode",
+        f"  API:      {base}    docs: {base}/docs",
+        f"  health:   {base}/health    metrics: {base}/gateway/metrics",
+        "  demo accounts:", *(f"    {line}" for line in accounts), ""])
+    print(text, flush=True)

@@ -1,0 +1,6 @@
+from shared.db import Base, new_metadata
+
+
+class AnalyticsBase(Base):
+    __abstract__ = True
+    metadata = new_metadata()

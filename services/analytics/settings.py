@@ -1,0 +1,5 @@
+from shared.settings import Settings
+
+
+class AnalyticsSettings(Settings):
+    """Settings of the analytics service."""

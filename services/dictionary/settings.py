@@ -1,0 +1,5 @@
+from shared.settings import Settings
+
+
+class DictionarySettings(Settings):
+    """Settings of the dictionary service."""

@@ -1,0 +1,5 @@
+from shared.settings import Settings
+
+
+class PaymentSettings(Settings):
+    """Settings of the payment service."""

@@ -1,0 +1,1 @@
+"""Mechanisms every RepitBot process imports: settings, database, events, bus, auth, HTTP plumbing."""

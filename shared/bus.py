@@ -1,0 +1,173 @@
+"""The event bus: a tiny interface, a RabbitMQ implementation and an in-memory one.
+
+Both give the same semantics: a topic exchange, one queue per consuming service bound to the
+event types it handles, at-least-once delivery, a bounded number of attempts per message and a
+dead-letter queue (`<queue>.dlq`) that keeps the reason, from which messages can be replayed.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from shared import metrics
+from shared.events import Event
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Event], Awaitable[None]]
+
+
+class PoisonMessage(Exception):
+    """A message that can never succeed: park it at once instead of retrying."""
+
+
+@dataclass
+class DeadLetter:
+    body: bytes
+    reason: str
+    routing_key: str
+    attempts: int
+
+    def event(self) -> Event | None:
+        try:
+            return Event.model_validate_json(self.body)
+        except ValidationError:
+            return None
+
+
+class EventBus(Protocol):
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def publish(self, events: Sequence[Event]) -> None: ...
+    async def subscribe(self, queue: str, routing_keys: Sequence[str], handler: Handler) -> None: ...
+    async def dead_letters(self, queue: str) -> list[DeadLetter]: ...
+    async def replay_dead_letters(self, queue: str) -> int: ...
+    async def ping(self) -> bool: ...
+
+
+def topic_matches(pattern: str, key: str) -> bool:
+    """AMQP topic matching: `*` is exactly one word, `#` is zero or more words."""
+    words, parts = key.split("."), pattern.split(".")
+
+    def match(i: int, j: int) -> bool:
+        if i == len(parts):
+            return j == len(words)
+        if parts[i] == "#":
+            return any(match(i + 1, k) for k in range(j, len(words) + 1))
+        return j < len(words) and parts[i] in ("*", words[j]) and match(i + 1, j + 1)
+
+    return match(0, 0)
+
+
+def decide_failure(exc: BaseException, attempt: int, max_attempts: int) -> str | None:
+    """None to retry, or the reason to park the message with."""
+    if isinstance(exc, (PoisonMessage, ValidationError)):
+        return f"poison: {type(exc).__name__}: {exc}"[:1000]
+    if attempt >= max_attempts:
+        return f"failed {attempt} times: {type(exc).__name__}: {exc}"[:1000]
+    return None
+
+
+@dataclass
+class _MemoryQueue:
+    name: str
+    keys: list[str]
+    handler: Handler
+    inbox: asyncio.Queue = field(default_factory=asyncio.Queue)
+    busy: bool = False
+    task: asyncio.Task | None = None
+
+
+class InMemoryBus:
+    """In-process bus with the topic semantics of RabbitMQ; for the embedded mode and unit tests."""
+
+    def __init__(self, *, max_attempts: int = 5, retry_delay: float = 0.05) -> None:
+        self.max_attempts = max_attempts
+        self.retry_delay = retry_delay
+        self._queues: dict[str, _MemoryQueue] = {}
+        self._dead: dict[str, list[DeadLetter]] = defaultdict(list)
+        self.published: list[Event] = []
+
+    async def start(self) -> None:
+        return None
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        for queue in self._queues.values():
+            if queue.task:
+                queue.task.cancel()
+        self._queues.clear()
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        for event in events:
+            self.published.append(event)
+            body = event.model_dump_json().encode()
+            for queue in self._queues.values():
+                if any(topic_matches(k, event.type) for k in queue.keys):
+                    queue.inbox.put_nowait((body, event.type, 1))
+
+    async def subscribe(self, queue: str, routing_keys: Sequence[str], handler: Handler) -> None:
+        if queue in self._queues:
+            raise RuntimeError(f"queue {queue} already has a consumer in this process")
+        q = _MemoryQueue(queue, list(routing_keys), handler)
+        q.task = asyncio.create_task(self._consume(q), name=f"consume:{queue}")
+        self._queues[queue] = q
+
+    async def _consume(self, q: _MemoryQueue) -> None:
+        while True:
+            body, key, attempt = await q.inbox.get()
+            q.busy = True
+            try:
+                await q.handler(Event.model_validate_json(body))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # boundary: the consumer loop
+                reason = decide_failure(exc, attempt, self.max_attempts)
+                if reason:
+                    log.error("parking message on %s: %s", q.name, reason)
+                    self._dead[q.name].append(DeadLetter(body, reason, key, attempt))
+                    metrics.EVENTS_DEAD_LETTERED.labels(q.name.split(".")[0], key).inc()
+                else:
+                    await asyncio.sleep(self.retry_delay * attempt)
+                    q.inbox.put_nowait((body, key, attempt + 1))
+            finally:
+                q.busy = False
+
+    async def dead_letters(self, queue: str) -> list[DeadLetter]:
+        return list(self._dead[queue])
+
+    async def replay_dead_letters(self, queue: str) -> int:
+        parked, self._dead[queue] = self._dead[queue], []
+        for letter in parked:
+            self._queues[queue].inbox.put_nowait((letter.body, letter.routing_key, 1))
+        return len(parked)
+
+    async def drain(self, timeout: float = 5.0) -> None:
+        """Wait until every queue is empty (tests and seeding)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while any(q.inbox.qsize() or q.busy for q in self._queues.values()):
+            if loop.time() > deadline:
+                raise TimeoutError("bus did not drain")
+            await asyncio.sleep(0.01)
+
+
+def make_bus(settings: Any) -> EventBus:
+    if settings.mode == "mesh":
+        from shared.rabbit import RabbitBus
+        return RabbitBus(settings.amqp_url(), max_attempts=settings.event_max_attempts,
+                         prefetch=settings.event_prefetch)
+    return InMemoryBus(max_attempts=settings.event_max_attempts)
+
+
+__all__ = ["EventBus", "InMemoryBus", "Handler", "DeadLetter", "PoisonMessage", "topic_matches",
+           "make_bus", "decide_failure"]

@@ -1,0 +1,100 @@
+"""Async SQLAlchemy engine, the declarative base each service derives from, and the unit of work."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import JSON, MetaData, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+from shared.events import Event, Payload, make_event
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_metadata() -> MetaData:
+    return MetaData(naming_convention=NAMING)
+
+
+class Base(DeclarativeBase):
+    """Base for a service's tables; each service makes its own subclass with its own metadata."""
+
+    __abstract__ = True
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
+            dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself, below
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin_immediate(conn: Any) -> None:
+            # serialise writers up front instead of failing on lock upgrade
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+class UnitOfWork:
+    """One transaction: rolls back on exit unless commit() was called; events commit with it."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], *, producer: str,
+                 on_commit: Callable[[], None] | None = None) -> None:
+        self._session_factory = session_factory
+        self.producer = producer
+        self._on_commit = on_commit
+        self.session: AsyncSession
+        self.events: list[Event] = []
+
+    async def __aenter__(self) -> "UnitOfWork":
+        self.session = self._session_factory()
+        self.events = []
+        self._committed = False
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if not self._committed:
+            await self.session.rollback()
+        await self.session.close()
+
+    def emit(self, payload: Payload, **kwargs: Any) -> Event:
+        """Stage an event; it is written to the outbox in this transaction."""
+        from shared.outbox import OutboxMessage
+
+        event_ = make_event(payload, producer=self.producer, **kwargs)
+        self.session.add(OutboxMessage.from_event(event_))
+        self.events.append(event_)
+        return event_
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        self._committed = True
+        if self.events and self._on_commit:
+            self._on_commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()

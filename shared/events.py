@@ -1,0 +1,284 @@
+"""The event envelope and the typed payload of every event in the catalog."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared import context
+
+EXCHANGE = "repitbot.events"
+DEAD_LETTER_EXCHANGE = "repitbot.dlx"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Event(BaseModel):
+    """The envelope every event travels in (events.md)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    type: str
+    version: int = 1
+    occurred_at: datetime = Field(default_factory=utcnow)
+    producer: str
+    correlation_id: str | None = None
+    causation_id: uuid.UUID | None = None
+    payload: dict[str, Any]
+
+    def data(self) -> "Payload":
+        """The payload as its typed model (raises pydantic.ValidationError when it does not fit)."""
+        return PAYLOADS[self.type].model_validate(self.payload)
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    event_type: ClassVar[str]
+
+
+P = TypeVar("P", bound=Payload)
+PAYLOADS: dict[str, type[Payload]] = {}
+
+
+def _event(event_type: str):
+    def register(cls: type[P]) -> type[P]:
+        cls.event_type = event_type
+        PAYLOADS[event_type] = cls
+        return cls
+    return register
+
+
+def make_event(payload: Payload, *, producer: str, occurred_at: datetime | None = None) -> Event:
+    """Wrap a payload in an envelope that continues the current correlation chain."""
+    return Event(
+        type=payload.event_type,
+        producer=producer,
+        occurred_at=occurred_at or utcnow(),
+        correlation_id=context.current_correlation_id(),
+        causation_id=context.causation_id.get(),
+        payload=payload.model_dump(mode="json"),
+    )
+
+
+Role = Literal["admin", "teacher", "student", "parent"]
+LessonType = Literal["regular", "trial", "intensive", "exam_prep"]
+
+
+# --- user -------------------------------------------------------------------------------
+@_event("user.created")
+class UserCreated(Payload):
+    user_id: uuid.UUID
+    role: Role
+    full_name: str
+    email: str
+    timezone: str = "Europe/Moscow"
+    locale: str = "ru"
+
+
+@_event("user.updated")
+class UserUpdated(Payload):
+    user_id: uuid.UUID
+    changed: dict[str, Any]
+
+
+@_event("user.teacher_linked")
+class TeacherLinked(Payload):
+    teacher_id: uuid.UUID
+    student_id: uuid.UUID
+
+
+@_event("user.parent_linked")
+class ParentLinked(Payload):
+    parent_id: uuid.UUID
+    student_id: uuid.UUID
+
+
+@_event("user.telegram_linked")
+class TelegramLinked(Payload):
+    user_id: uuid.UUID
+    telegram_chat_id: int
+
+
+# --- lesson -----------------------------------------------------------------------------
+@_event("lesson.scheduled")
+class LessonScheduled(Payload):
+    lesson_id: uuid.UUID
+    teacher_id: uuid.UUID
+    student_id: uuid.UUID
+    subject: str
+    title: str | None = None
+    starts_at: datetime
+    duration_minutes: int
+    series_id: uuid.UUID | None = None
+
+
+@_event("lesson.rescheduled")
+class LessonRescheduled(Payload):
+    lesson_id: uuid.UUID
+    teacher_id: uuid.UUID | None = None
+    student_id: uuid.UUID | None = None
+    old_starts_at: datetime
+    starts_at: datetime
+    duration_minutes: int | None = None
+
+
+@_event("lesson.started")
+class LessonStarted(Payload):
+    lesson_id: uuid.UUID
+    teacher_id: uuid.UUID
+    student_id: uuid.UUID
+
+
+@_event("lesson.completed")
+class LessonCompleted(Payload):
+    lesson_id: uuid.UUID
+    teacher_id: uuid.UUID
+    student_id: uuid.UUID
+    subject: str
+    lesson_type: LessonType = "regular"
+    starts_at: datetime
+    duration_minutes: int
+    score: int | None = None
+    attended: bool = True
+    attendance: str | None = None
+    price: int | None = None
+    currency: str = "RUB"
+
+
+@_event("lesson.cancelled")
+class LessonCancelled(Payload):
+    lesson_id: uuid.UUID
+    teacher_id: uuid.UUID
+    student_id: uuid.UUID
+    cancelled_by: uuid.UUID
+    reason: str
+    starts_at: datetime
+
+
+# --- homework ---------------------------------------------------------------------------
+@_event("homework.assigned")
+class HomeworkAssigned(Payload):
+    homework_id: uuid.UUID
+    teacher_id: uuid.UUID
+    student_id: uuid.UUID
+    title: str
+    due_at: datetime
+
+
+@_event("homework.submitted")
+class HomeworkSubmitted(Payload):
+    homework_id: uuid.UUID
+    student_id: uuid.UUID
+    teacher_id: uuid.UUID
+    submitted_at: datetime
+    due_at: datetime
+    on_time: bool
+
+
+@_event("homework.graded")
+class HomeworkGraded(Payload):
+    homework_id: uuid.UUID
+    student_id: uuid.UUID
+    teacher_id: uuid.UUID
+    score: int
+    max_score: int
+
+
+# --- payment ----------------------------------------------------------------------------
+@_event("payment.completed")
+class PaymentCompleted(Payload):
+    payment_id: uuid.UUID
+    student_id: uuid.UUID
+    payer_id: uuid.UUID
+    amount: int
+    currency: str = "RUB"
+    provider: str
+
+
+@_event("payment.refunded")
+class PaymentRefunded(Payload):
+    payment_id: uuid.UUID
+    student_id: uuid.UUID
+    amount: int
+    currency: str = "RUB"
+
+
+@_event("balance.updated")
+class BalanceUpdated(Payload):
+    student_id: uuid.UUID
+    balance: int
+    currency: str = "RUB"
+    reason: str
+    transaction_id: uuid.UUID
+
+
+# --- student ----------------------------------------------------------------------------
+@_event("student.level_up")
+class StudentLevelUp(Payload):
+    student_id: uuid.UUID
+    old_level: int
+    new_level: int
+    xp: int
+
+
+@_event("achievement.earned")
+class AchievementEarned(Payload):
+    student_id: uuid.UUID
+    code: str
+    title: str
+    tier: Literal["common", "rare", "epic", "legendary"]
+    earned_at: datetime
+
+
+@_event("xp.earned")
+class XpEarned(Payload):
+    student_id: uuid.UUID
+    amount: int
+    source: str
+    source_event_id: uuid.UUID | None = None
+    total_xp: int
+    rule: str | None = None
+
+
+# --- material, dictionary, notification -------------------------------------------------
+@_event("material.uploaded")
+class MaterialUploaded(Payload):
+    material_id: uuid.UUID
+    teacher_id: uuid.UUID
+    subject: str
+    grade_level: int | None = None
+    visibility: Literal["private", "students", "public"]
+    title: str | None = None
+
+
+@_event("material.studied")
+class MaterialStudied(Payload):
+    material_id: uuid.UUID
+    student_id: uuid.UUID
+    subject: str
+
+
+@_event("dictionary.card_reviewed")
+class CardReviewed(Payload):
+    card_id: uuid.UUID
+    deck_id: uuid.UUID
+    student_id: uuid.UUID
+    rating: Literal["again", "hard", "good", "easy"]
+    reviewed_at: datetime
+    learned: bool
+
+
+@_event("notification.sent")
+class NotificationSent(Payload):
+    notification_id: uuid.UUID
+    user_id: uuid.UUID
+    channel: str
+    kind: str
+
+
+__all__ = ["Event", "Payload", "PAYLOADS", "make_event", "EXCHANGE", "DEAD_LETTER_EXCHANGE", "utcnow"]

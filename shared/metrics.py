@@ -1,0 +1,34 @@
+"""Prometheus metrics shared by every process, and the /metrics route."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+
+HTTP_REQUESTS = Counter(
+    "repitbot_http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"])
+HTTP_LATENCY = Histogram(
+    "repitbot_http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+EVENTS_PUBLISHED = Counter(
+    "repitbot_events_published_total", "Events published to the bus", ["service", "type"])
+EVENTS_CONSUMED = Counter(
+    "repitbot_events_consumed_total", "Events handled, by outcome (processed, duplicate)",
+    ["service", "type", "outcome"])
+EVENTS_FAILED = Counter(
+    "repitbot_events_failed_total", "Handler failures (each attempt)", ["service", "type"])
+EVENTS_DEAD_LETTERED = Counter(
+    "repitbot_events_dead_lettered_total", "Events parked in a dead-letter queue", ["service", "type"])
+HANDLER_LATENCY = Histogram(
+    "repitbot_event_handler_duration_seconds", "Event handler latency", ["service", "type"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+OUTBOX_BACKLOG = Gauge(
+    "repitbot_outbox_backlog", "Outbox rows not yet published", ["service"])
+OUTBOX_OLDEST_AGE = Gauge(
+    "repitbot_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", ["service"])
+
+router = APIRouter()
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics() -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

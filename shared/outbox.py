@@ -1,0 +1,131 @@
+"""Transactional outbox: rows written with the state change, published after commit by a relay."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Integer, String, Uuid, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared import metrics
+from shared.db import JSONType, new_metadata
+from shared.events import Event, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class MessagingBase(DeclarativeBase):
+    """Outbox and inbox tables, present in every service's database."""
+
+    metadata = new_metadata()
+
+
+class OutboxMessage(MessagingBase):
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    event_id: Mapped[Any] = mapped_column(Uuid, unique=True)
+    type: Mapped[str] = mapped_column(String(100))
+    body: Mapped[dict] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+    @classmethod
+    def from_event(cls, event: Event) -> "OutboxMessage":
+        return cls(event_id=event.id, type=event.type, body=event.model_dump(mode="json"),
+                   created_at=utcnow())
+
+
+class InboxEntry(MessagingBase):
+    __tablename__ = "inbox"
+
+    event_id: Mapped[Any] = mapped_column(Uuid, primary_key=True)
+    handler: Mapped[str] = mapped_column(String(200), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OutboxRelay:
+    """Publishes unpublished outbox rows with confirms and marks them sent.
+
+    Rows are claimed with FOR UPDATE SKIP LOCKED, so several relays (one per instance) can run
+    at once; a crash between publish and mark gives a re-publish (at-least-once), never a loss.
+    """
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], bus: Any, *, service: str,
+                 batch_size: int = 200, poll_interval: float = 1.0,
+                 keep_published: timedelta = timedelta(days=1)) -> None:
+        self._session_factory = session_factory
+        self._bus = bus
+        self._service = service
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._keep_published = keep_published
+        self._wake = asyncio.Event()
+        self._last_purge = utcnow()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    async def relay_once(self) -> int:
+        async with self._session_factory() as session, session.begin():
+            rows = (await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.published_at.is_(None))
+                .order_by(OutboxMessage.id)
+                .limit(self._batch_size)
+                .with_for_update(skip_locked=True)
+            )).all()
+            if not rows:
+                return 0
+            await self._bus.publish([Event.model_validate(row.body) for row in rows])
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))
+                .values(published_at=utcnow()))
+        for row in rows:
+            metrics.EVENTS_PUBLISHED.labels(self._service, row.type).inc()
+        return len(rows)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                published = await self.relay_once()
+                if published < self._batch_size:
+                    await self._observe_backlog()
+                    await self._purge_published()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+                published = 0
+                await asyncio.sleep(self._poll_interval)
+            if published == 0:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def _observe_backlog(self) -> None:
+        async with self._session_factory() as session:
+            count, oldest = (await session.execute(
+                select(func.count(), func.min(OutboxMessage.created_at))
+                .where(OutboxMessage.published_at.is_(None)))).one()
+        metrics.OUTBOX_BACKLOG.labels(self._service).set(count)
+        age = (utcnow() - _aware(oldest)).total_seconds() if oldest else 0.0
+        metrics.OUTBOX_OLDEST_AGE.labels(self._service).set(age)
+
+    async def _purge_published(self) -> None:
+        if utcnow() - self._last_purge < timedelta(minutes=10):
+            return
+        self._last_purge = utcnow()
+        async with self._session_factory() as session, session.begin():
+            await session.execute(delete(OutboxMessage).where(
+                OutboxMessage.published_at < utcnow() - self._keep_published))
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

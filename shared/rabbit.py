@@ -1,0 +1,171 @@
+"""RabbitMQ implementation of the bus (aio-pika): durable topic exchange, quorum queues,
+publisher confirms, a delivery limit and a dead-letter queue that keeps the failure reason."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
+
+from shared import metrics
+from shared.bus import DeadLetter, Handler, decide_failure
+from shared.events import DEAD_LETTER_EXCHANGE, EXCHANGE, Event
+
+log = logging.getLogger(__name__)
+
+
+def queue_arguments(queue: str, max_attempts: int) -> dict:
+    # The broker's own delivery limit is a backstop for consumers that die mid-message;
+    # ordinary failures are parked by the consumer, with the reason, before it is reached.
+    return {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": max_attempts + 2,
+        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+        "x-dead-letter-routing-key": queue,
+    }
+
+
+class RabbitBus:
+    def __init__(self, url: str, *, max_attempts: int = 5, prefetch: int = 64,
+                 retry_delay: float = 0.1) -> None:
+        self._url = url
+        self.max_attempts = max_attempts
+        self._prefetch = prefetch
+        self._retry_delay = retry_delay
+        self._connection: AbstractRobustConnection | None = None
+        self._publish_channel: AbstractRobustChannel | None = None
+        self._exchange: aio_pika.abc.AbstractExchange | None = None
+        self._dlx: aio_pika.abc.AbstractExchange | None = None
+
+    async def start(self) -> None:
+        if self._connection:
+            return
+        self._connection = await aio_pika.connect_robust(self._url, client_properties={
+            "connection_name": "repitbot"})
+        self._publish_channel = await self._connection.channel(publisher_confirms=True)
+        self._exchange, self._dlx = await self._declare_exchanges(self._publish_channel)
+
+    async def _declare_exchanges(self, channel: AbstractRobustChannel):
+        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        dlx = await channel.declare_exchange(DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT,
+                                             durable=True)
+        return exchange, dlx
+
+    async def ping(self) -> bool:
+        return bool(self._connection and not self._connection.is_closed)
+
+    async def close(self) -> None:
+        if self._connection:
+            await self._connection.close()
+            self._connection = None
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        await self.start()
+        assert self._exchange is not None
+        await asyncio.gather(*(self._exchange.publish(_message(e), routing_key=e.type) for e in events))
+
+    async def subscribe(self, queue: str, routing_keys: Sequence[str], handler: Handler) -> None:
+        await self.start()
+        assert self._connection is not None
+        channel = await self._connection.channel(publisher_confirms=True)
+        await channel.set_qos(prefetch_count=self._prefetch)
+        exchange, dlx = await self._declare_exchanges(channel)
+        main = await self._declare_queues(channel, queue, dlx)
+        for key in routing_keys:
+            await main.bind(exchange, routing_key=key)
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            await self._handle(message, queue, handler, dlx)
+
+        await main.consume(on_message)
+
+    async def _declare_queues(self, channel: AbstractRobustChannel, queue: str, dlx):
+        parked = await channel.declare_queue(f"{queue}.dlq", durable=True,
+                                             arguments={"x-queue-type": "quorum"})
+        await parked.bind(dlx, routing_key=queue)
+        return await channel.declare_queue(queue, durable=True,
+                                           arguments=queue_arguments(queue, self.max_attempts))
+
+    async def _handle(self, message: AbstractIncomingMessage, queue: str, handler: Handler,
+                      dlx) -> None:
+        attempt = int((message.headers or {}).get("x-delivery-count") or 0) + 1
+        try:
+            await handler(Event.model_validate_json(message.body))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # boundary: the consumer loop
+            reason = decide_failure(exc, attempt, self.max_attempts)
+            if reason is None:
+                await asyncio.sleep(self._retry_delay * attempt)
+                await message.nack(requeue=True)
+                return
+            log.error("parking message %s on %s: %s", message.message_id, queue, reason)
+            await dlx.publish(_parked(message, reason, attempt), routing_key=queue)
+            metrics.EVENTS_DEAD_LETTERED.labels(queue.split(".")[0], message.type or "").inc()
+        await message.ack()
+
+    async def dead_letters(self, queue: str) -> list[DeadLetter]:
+        letters: list[DeadLetter] = []
+        await self.start()
+        assert self._connection is not None
+        async with self._connection.channel() as channel:
+            parked = await channel.get_queue(f"{queue}.dlq", ensure=True)
+            while (message := await parked.get(no_ack=False, fail=False)) is not None:
+                letters.append(_dead_letter(message))
+            # closing the channel returns every fetched message to the queue, in order
+        return letters
+
+    async def replay_dead_letters(self, queue: str) -> int:
+        """Move parked messages back to their queue for another round of attempts."""
+        await self.start()
+        assert self._connection is not None
+        count = 0
+        async with self._connection.channel(publisher_confirms=True) as channel:
+            parked = await channel.get_queue(f"{queue}.dlq", ensure=True)
+            while (message := await parked.get(no_ack=False, fail=False)) is not None:
+                headers = {k: v for k, v in (message.headers or {}).items()
+                           if not k.startswith("x-")}
+                await channel.default_exchange.publish(
+                    aio_pika.Message(message.body, headers=headers, message_id=message.message_id,
+                                     correlation_id=message.correlation_id, type=message.type,
+                                     content_type=message.content_type,
+                                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                    routing_key=queue)
+                await message.ack()
+                count += 1
+        return count
+
+
+def _message(event: Event) -> aio_pika.Message:
+    return aio_pika.Message(
+        event.model_dump_json().encode(),
+        message_id=str(event.id),
+        correlation_id=event.correlation_id,
+        type=event.type,
+        content_type="application/json",
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        timestamp=event.occurred_at,
+        headers={"causation_id": str(event.causation_id) if event.causation_id else None},
+    )
+
+
+def _parked(message: AbstractIncomingMessage, reason: str, attempts: int) -> aio_pika.Message:
+    headers = dict(message.headers or {})
+    headers.update({"x-park-reason": reason, "x-park-attempts": attempts,
+                    "x-original-routing-key": message.routing_key})
+    return aio_pika.Message(message.body, headers=headers, message_id=message.message_id,
+                            correlation_id=message.correlation_id, type=message.type,
+                            content_type=message.content_type,
+                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
+
+
+def _dead_letter(message: AbstractIncomingMessage) -> DeadLetter:
+    headers = message.headers or {}
+    reason = headers.get("x-park-reason")
+    if reason is None and headers.get("x-death"):
+        reason = f"broker: {headers['x-death'][0].get('reason')}"
+    return DeadLetter(body=message.body, reason=str(reason or "unknown"),
+                      routing_key=str(headers.get("x-original-routing-key") or message.type or ""),
+                      attempts=int(headers.get("x-park-attempts") or 0))

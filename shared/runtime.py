@@ -1,0 +1,36 @@
+"""What a process shares between the services it hosts: the bus, Redis, in-process transports."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from shared.bus import EventBus, make_bus
+from shared.cache import make_redis
+from shared.settings import Settings
+
+
+@dataclass
+class Runtime:
+    bus: EventBus
+    redis: Any
+    # embedded mode: service name -> in-process ASGI transport; empty in mesh mode
+    transports: dict[str, httpx.AsyncBaseTransport] = field(default_factory=dict)
+    # a key source that replaces the user service's JWKS (tests; the user service itself)
+    key_source: Any = None
+
+    def http_client(self, service: str, settings: Settings, **kwargs: Any) -> httpx.AsyncClient:
+        """A client for another service's HTTP API (rarely needed: events come first)."""
+        transport = self.transports.get(service)
+        base = f"http://{service}" if transport else settings.urls_of(service)[0]
+        return httpx.AsyncClient(base_url=base, transport=transport, timeout=5.0, **kwargs)
+
+    async def close(self) -> None:
+        await self.bus.close()
+        await self.redis.aclose()
+
+
+def make_runtime(settings: Settings) -> Runtime:
+    redis_url = settings.redis_url if settings.mode == "mesh" else None
+    return Runtime(bus=make_bus(settings), redis=make_redis(redis_url))

@@ -1,0 +1,200 @@
+"""The outbox, the relay, the inbox and the dead-letter queue on real PostgreSQL and RabbitMQ."""
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from shared import context
+from shared.bus import PoisonMessage
+from shared.db import UnitOfWork, make_engine
+from shared.events import Event, UserCreated, make_event
+from shared.inbox import Consumer, Handlers
+from shared.outbox import MessagingBase, OutboxMessage, OutboxRelay
+from shared.rabbit import RabbitBus
+from tests.support import eventually
+
+probe_metadata = MetaData()
+hits = Table("hits", probe_metadata, Column("id", Integer, primary_key=True), Column("user_id", String(64)))
+
+
+@pytest.fixture
+async def database(fresh_database):
+    engine = make_engine(fresh_database("messaging"))
+    async with engine.begin() as conn:
+        await conn.run_sync(MessagingBase.metadata.create_all)
+        await conn.run_sync(probe_metadata.create_all)
+    yield async_sessionmaker(engine, expire_on_commit=False)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def bus(servers):
+    bus = RabbitBus(servers.rabbitmq_url, max_attempts=3, retry_delay=0.01)
+    await bus.start()
+    yield bus
+    await bus.close()
+
+
+def _user_created() -> UserCreated:
+    return UserCreated(user_id=uuid.uuid4(), role="student", full_name="Anna", email="anna@example.org")
+
+
+def _recording_handlers(received: list[Event]) -> Handlers:
+    handlers = Handlers()
+
+    @handlers.on("user.created")
+    async def on_user_created(uow: UnitOfWork, event: Event) -> None:
+        await uow.session.execute(hits.insert().values(user_id=str(event.data().user_id)))
+        received.append(event)
+
+    return handlers
+
+
+async def _count_hits(sessions) -> int:
+    async with sessions() as session:
+        return await session.scalar(select(func.count()).select_from(hits))
+
+
+async def test_an_event_committed_with_a_change_reaches_a_consumer_with_its_correlation_id(database, bus):
+    queue = f"probe-{uuid.uuid4().hex[:8]}.events"
+    received: list[Event] = []
+    await bus.subscribe(queue, ["user.created"], Consumer("probe", lambda: UnitOfWork(database, producer="probe"),
+                                                          _recording_handlers(received)))
+    context.correlation_id.set("req-4711")
+    async with UnitOfWork(database, producer="user") as uow:
+        sent = uow.emit(_user_created())
+        await uow.commit()
+    assert await OutboxRelay(database, bus, service="user").relay_once() == 1
+
+    await eventually(lambda: _async(len(received) == 1))
+    assert received[0].id == sent.id
+    assert received[0].correlation_id == "req-4711"
+    async with database() as session:
+        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.event_id == sent.id))
+    assert row.published_at is not None
+
+
+async def test_the_same_event_delivered_twice_changes_nothing(database, bus):
+    queue = f"probe-{uuid.uuid4().hex[:8]}.events"
+    received: list[Event] = []
+    await bus.subscribe(queue, ["user.created"], Consumer("probe", lambda: UnitOfWork(database, producer="probe"),
+                                                          _recording_handlers(received)))
+    event = make_event(_user_created(), producer="user")
+    await bus.publish([event])
+    await bus.publish([event])
+    marker = make_event(_user_created(), producer="user")
+    await bus.publish([marker])
+    await eventually(lambda: _async(any(e.id == marker.id for e in received)))
+    assert [e.id for e in received].count(event.id) == 1
+    assert await _count_hits(database) == 2
+
+
+async def test_a_handler_that_always_fails_ends_in_the_dead_letter_queue_and_replay_brings_it_back(
+        database, bus, servers):
+    queue = f"probe-{uuid.uuid4().hex[:8]}.events"
+    healthy = False
+    handled: list[Event] = []
+
+    async def handler(event: Event) -> None:
+        if not healthy:
+            raise RuntimeError("downstream is broken")
+        handled.append(event)
+
+    await bus.subscribe(queue, ["user.created"], handler)
+    event = make_event(_user_created(), producer="user")
+    await bus.publish([event])
+
+    parked = await eventually(lambda: bus.dead_letters(queue))
+    assert parked[0].event().id == event.id
+    assert "downstream is broken" in parked[0].reason and parked[0].attempts == 3
+
+    listing = _cli(servers, "dlq", "list", "user", "--queue", queue)
+    assert str(event.id) in listing and "downstream is broken" in listing
+    healthy = True
+    assert "replayed 1 message" in _cli(servers, "dlq", "replay", "user", "--queue", queue)
+    await eventually(lambda: _async(len(handled) == 1))
+    assert handled[0].id == event.id
+    assert await bus.dead_letters(queue) == []
+
+
+async def test_a_message_that_is_not_an_event_is_parked_at_once(bus):
+    queue = f"probe-{uuid.uuid4().hex[:8]}.events"
+    calls = 0
+
+    async def handler(event: Event) -> None:
+        nonlocal calls
+        calls += 1
+        raise PoisonMessage("unknown schema")
+
+    await bus.subscribe(queue, ["user.created"], handler)
+    await bus.publish([make_event(_user_created(), producer="user")])
+    parked = await eventually(lambda: bus.dead_letters(queue))
+    assert calls == 1 and parked[0].reason.startswith("poison")
+
+
+class _HangingBus:
+    """A broker connection that dies while publishing: the relay process is killed mid-way."""
+
+    async def publish(self, events):
+        await asyncio.Event().wait()
+
+
+async def test_killing_the_relay_between_commit_and_publish_loses_no_event(database, bus):
+    queue = f"probe-{uuid.uuid4().hex[:8]}.events"
+    received: list[Event] = []
+    await bus.subscribe(queue, ["user.created"], Consumer("probe", lambda: UnitOfWork(database, producer="probe"),
+                                                          _recording_handlers(received)))
+    async with UnitOfWork(database, producer="user") as uow:
+        sent = uow.emit(_user_created())
+        await uow.commit()
+
+    dying = asyncio.create_task(OutboxRelay(database, _HangingBus(), service="user").run())
+    await asyncio.sleep(0.2)
+    dying.cancel()
+    await asyncio.gather(dying, return_exceptions=True)
+    assert received == []
+
+    restarted = OutboxRelay(database, bus, service="user")
+    assert await restarted.relay_once() == 1
+    await eventually(lambda: _async(len(received) == 1))
+    assert received[0].id == sent.id
+
+
+async def test_two_relays_at_once_publish_each_row_once(database, bus):
+    queue = f"probe-{uuid.uuid4().hex[:8]}.events"
+    received: list[Event] = []
+    await bus.subscribe(queue, ["user.created"], Consumer("probe", lambda: UnitOfWork(database, producer="probe"),
+                                                          _recording_handlers(received)))
+    async with UnitOfWork(database, producer="user") as uow:
+        for _ in range(300):
+            uow.emit(_user_created())
+        await uow.commit()
+    relays = [OutboxRelay(database, bus, service="user", batch_size=20) for _ in range(2)]
+
+    async def drain(relay: OutboxRelay) -> int:
+        total = 0
+        while (n := await relay.relay_once()):
+            total += n
+        return total
+
+    counts = await asyncio.gather(*(drain(r) for r in relays))
+    assert sum(counts) == 300 and all(counts)
+    await eventually(lambda: _async(len(received) == 300), timeout=20)
+    assert len({e.id for e in received}) == 300
+
+
+async def _async(value):
+    return value
+
+
+def _cli(servers, *args: str) -> str:
+    env = {**os.environ, **servers.env(), "REPITBOT_MODE": "mesh", "LOG_JSON": "false"}
+    result = subprocess.run([sys.executable, "-m", "repitbot.cli", *args], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout

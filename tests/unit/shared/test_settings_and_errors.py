@@ -1,0 +1,27 @@
+import pytest
+
+from shared.settings import MissingSecret, Settings
+
+
+def test_embedded_defaults_need_no_servers(tmp_path):
+    settings = Settings(var_dir=tmp_path)
+    assert settings.mode == "embedded"
+    assert settings.database_url_for("lesson") == f"sqlite+aiosqlite:///{tmp_path}/lesson.db"
+
+
+def test_mesh_mode_gives_each_service_its_own_postgres_database():
+    settings = Settings(mode="mesh", postgres_user="app", postgres_password="s3cret", postgres_port=5433)
+    assert settings.database_url_for("lesson") == "postgresql+asyncpg://app:s3cret@127.0.0.1:5433/repitbot_lesson"
+
+
+def test_production_refuses_to_start_without_secrets():
+    with pytest.raises(MissingSecret) as info:
+        Settings(environment="production", mode="mesh")
+    message = str(info.value)
+    assert "JWT_PRIVATE_KEY" in message and "POSTGRES_PASSWORD" in message and "RABBITMQ_PASSWORD" in message
+
+
+def test_production_starts_when_secrets_are_given():
+    settings = Settings(environment="production", mode="mesh", jwt_private_key="pem",
+                        postgres_password="pw", rabbitmq_password="pw")
+    assert settings.environment == "production"
