@@ -91,6 +91,7 @@ async def pipeline_rate(url: str, database_url: str, events: list[Event]) -> flo
     await done.wait()
     elapsed = time.perf_counter() - started
     task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
     await bus.close()
     await engine.dispose()
     return len(events) / elapsed
