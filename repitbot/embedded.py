@@ -42,6 +42,7 @@ def create_embedded_app(settings: Settings, *, seed: bool = True, host: str = "1
 
     gateway.router.lifespan_context = lifespan
     gateway.state.service_apps = services
+    gateway.state.runtime = runtime
     return gateway
 
 
