@@ -19,7 +19,7 @@ $(STAMP): requirements.lock pyproject.toml
 	fi
 	$(VENV)/bin/pip install -q uv==0.13.9
 	$(UV) pip install --python $(PY) -r requirements.lock
-	$(UV) pip install --python $(PY) --no-deps -e .
+	$(UV) pip install --python $(PY) --no-deps -e . --config-settings editable_mode=compat
 	@touch $(STAMP)
 
 run: venv

@@ -7,6 +7,8 @@ have_all() {
     [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || return 1
     compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || return 1
     command -v redis-server >/dev/null 2>&1 || return 1
+    command -v promtool >/dev/null 2>&1 || return 1
+    command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || return 1
 }
 
 if have_all; then
