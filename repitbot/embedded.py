@@ -22,7 +22,10 @@ def create_embedded_app(settings: Settings, *, seed: bool = True, host: str = "1
 
     configure_logging(settings.log_level, json_output=settings.log_json)
     runtime = make_runtime(settings)
-    services = {name: service_module(name).create_app(runtime=runtime) for name in SERVICE_NAMES}
+    services = {}
+    for name in SERVICE_NAMES:
+        module = service_module(name)
+        services[name] = module.create_app(module.SPEC.settings_from(settings), runtime)
     runtime.transports.update({name: httpx.ASGITransport(app) for name, app in services.items()})
     gateway = create_gateway(runtime=runtime)
     gateway_lifespan = gateway.router.lifespan_context

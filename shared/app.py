@@ -42,6 +42,12 @@ class ServiceSpec:
     on_startup: list[Hook] = field(default_factory=list)      # after the database is ready
     background: list[Hook] = field(default_factory=list)      # long-running loops, cancelled at exit
     key_source: Callable[[FastAPI], KeySource] | None = None  # default: the user service's JWKS
+    settings_class: type[Settings] = Settings
+
+    def settings_from(self, common: Settings) -> Settings:
+        """This service's settings: the process-wide values of `common`, the rest from the environment."""
+        values = {name: getattr(common, name) for name in Settings.model_fields}
+        return self.settings_class(**values)
 
 
 def create_service_app(spec: ServiceSpec, settings: Settings, runtime: Runtime | None = None) -> FastAPI:
@@ -72,6 +78,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings, runtime: Runtime |
         app.state.ready_checks = {"database": _database_check(engine), "bus": rt.bus.ping,
                                   "redis": rt.redis.ping}
         await rt.bus.start()
+        # startup hooks run before the consumer subscribes: they may replace app.state.uow_factory
         for hook in spec.on_startup:
             await hook(app)
         tasks = [asyncio.create_task(relay.run(), name=f"{spec.name}:outbox")]

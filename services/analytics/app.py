@@ -12,6 +12,7 @@ SPEC = ServiceSpec(
     name="analytics",
     metadata=AnalyticsBase.metadata,
     versions_dir=Path(__file__).parent / "migrations" / "versions",
+    settings_class=AnalyticsSettings,
     routers=[api.router],
 )
 

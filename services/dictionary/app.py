@@ -12,6 +12,7 @@ SPEC = ServiceSpec(
     name="dictionary",
     metadata=DictionaryBase.metadata,
     versions_dir=Path(__file__).parent / "migrations" / "versions",
+    settings_class=DictionarySettings,
     routers=[api.router],
 )
 

@@ -12,6 +12,7 @@ SPEC = ServiceSpec(
     name="homework",
     metadata=HomeworkBase.metadata,
     versions_dir=Path(__file__).parent / "migrations" / "versions",
+    settings_class=HomeworkSettings,
     routers=[api.router],
 )
 

@@ -12,6 +12,7 @@ SPEC = ServiceSpec(
     name="material",
     metadata=MaterialBase.metadata,
     versions_dir=Path(__file__).parent / "migrations" / "versions",
+    settings_class=MaterialSettings,
     routers=[api.router],
 )
 

@@ -12,6 +12,7 @@ SPEC = ServiceSpec(
     name="payment",
     metadata=PaymentBase.metadata,
     versions_dir=Path(__file__).parent / "migrations" / "versions",
+    settings_class=PaymentSettings,
     routers=[api.router],
 )
 

@@ -1,0 +1,61 @@
+"""Routes of the notifications API: thin, the use cases are in service.py."""
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from services.notification import service
+from services.notification.domain import DeliveryStatus, ExternalChannel
+from services.notification.schemas import (
+    DeliveryPage, NotificationPage, NotificationPublic, PreferencesPublic, PreferencesUpdate, ReadAllResult,
+)
+from services.notification.unit_of_work import NotificationUow
+from shared.app import get_uow
+from shared.auth import CurrentUser, require_roles
+from shared.pagination import PageParams, page_params
+
+router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
+UowDep = Annotated[NotificationUow, Depends(get_uow)]
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+@router.get("", response_model=NotificationPage)
+async def list_notifications(user: CurrentUser, uow: UowDep, page: PageDep, unread: bool = False):
+    """The caller's inbox, newest first; `?unread=true` for the unread ones only."""
+    return await service.list_notifications(uow, user.id, unread_only=unread, page=page)
+
+
+@router.post("/read-all", response_model=ReadAllResult)
+async def mark_all_read(user: CurrentUser, uow: UowDep):
+    return {"marked": await service.mark_all_read(uow, user.id)}
+
+
+@router.get("/preferences", response_model=PreferencesPublic)
+async def get_preferences(user: CurrentUser, uow: UowDep):
+    return PreferencesPublic.of(await service.get_preferences(uow, user.id))
+
+
+@router.put("/preferences", response_model=PreferencesPublic)
+async def put_preferences(body: PreferencesUpdate, user: CurrentUser, uow: UowDep):
+    """Channels on or off per kind (in-app is always on), and quiet hours in the caller's time zone."""
+    return PreferencesPublic.of(await service.set_preferences(uow, user.id, body.to_domain()))
+
+
+@router.get("/deliveries", response_model=DeliveryPage, dependencies=[require_roles("admin")])
+async def list_deliveries(uow: UowDep, page: PageDep,
+                          status: Annotated[DeliveryStatus | None, Query()] = None,
+                          channel: Annotated[ExternalChannel | None, Query()] = None):
+    """Deliveries on e-mail and Telegram, newest first: `?status=failed` shows what did not arrive and why."""
+    return await service.list_deliveries(uow, status=status, channel=channel, page=page)
+
+
+@router.get("/{notification_id}", response_model=NotificationPublic)
+async def get_notification(notification_id: uuid.UUID, user: CurrentUser, uow: UowDep):
+    return await service.get_notification(uow, user.id, notification_id)
+
+
+@router.post("/{notification_id}/read", response_model=NotificationPublic)
+async def mark_read(notification_id: uuid.UUID, user: CurrentUser, uow: UowDep):
+    return await service.mark_read(uow, user.id, notification_id)

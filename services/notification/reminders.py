@@ -1,0 +1,109 @@
+"""Lesson reminders: armed when a lesson is scheduled, moved when it is rescheduled, dropped
+when it is cancelled or completed, turned into notifications by the dispatcher when due.
+
+Reminders are rows keyed by (lesson, offset). The dispatcher takes due ones with
+`FOR UPDATE SKIP LOCKED` and marks them sent in the transaction that creates the
+notifications, so a restart loses none and two instances never send one twice.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from services.notification import metrics
+from services.notification.domain import reminder_due_at, reminder_is_current, reminders_to_arm
+from services.notification.models import Lesson, Reminder
+from services.notification.readmodel import insert_for
+from services.notification.service import notify
+from services.notification.unit_of_work import NotificationUow
+from shared.events import LessonCancelled, LessonCompleted, LessonRescheduled, LessonScheduled
+
+
+async def lesson_scheduled(uow: NotificationUow, p: LessonScheduled) -> None:
+    lesson = await uow.session.get(Lesson, p.lesson_id, with_for_update=True)
+    if lesson is None:
+        lesson = Lesson(lesson_id=p.lesson_id, starts_at=p.starts_at, status="scheduled")
+        uow.session.add(lesson)
+    # a reschedule may have come first: it knows the newer time, this event the participants
+    lesson.teacher_id, lesson.student_id = p.teacher_id, p.student_id
+    lesson.subject, lesson.title = p.subject, p.title
+    await uow.session.flush()
+    await _arm(uow, lesson)
+
+
+async def lesson_rescheduled(uow: NotificationUow, p: LessonRescheduled) -> Lesson:
+    lesson = await uow.session.get(Lesson, p.lesson_id, with_for_update=True)
+    if lesson is None:
+        lesson = Lesson(lesson_id=p.lesson_id, teacher_id=p.teacher_id, student_id=p.student_id,
+                        subject="", status="scheduled", starts_at=p.starts_at)
+        uow.session.add(lesson)
+    lesson.starts_at = p.starts_at
+    await uow.session.flush()
+    await _arm(uow, lesson)
+    return lesson
+
+
+async def lesson_ended(uow: NotificationUow, p: LessonCancelled | LessonCompleted, status: str) -> Lesson:
+    """Cancelled or completed: no more reminders for it, even if its scheduling comes later."""
+    lesson = await uow.session.get(Lesson, p.lesson_id, with_for_update=True)
+    if lesson is None:
+        lesson = Lesson(lesson_id=p.lesson_id, teacher_id=p.teacher_id, student_id=p.student_id,
+                        subject=getattr(p, "subject", ""), starts_at=p.starts_at)
+        uow.session.add(lesson)
+    lesson.status = status
+    await uow.session.flush()
+    await uow.session.execute(update(Reminder).where(
+        Reminder.lesson_id == p.lesson_id, Reminder.state == "pending").values(state="cancelled"))
+    return lesson
+
+
+async def _arm(uow: NotificationUow, lesson: Lesson) -> None:
+    if lesson.status != "scheduled":
+        return
+    offsets = uow.deps.settings.reminder_offsets_minutes
+    armed = set(reminders_to_arm(lesson.starts_at, uow.now(), offsets))
+    for offset in offsets:
+        values = {"due_at": reminder_due_at(lesson.starts_at, offset),
+                  "state": "pending" if offset in armed else "stale", "handled_at": None}
+        await uow.session.execute(
+            insert_for(uow.session, Reminder).values(lesson_id=lesson.lesson_id, offset_minutes=offset, **values)
+            .on_conflict_do_update(index_elements=[Reminder.lesson_id, Reminder.offset_minutes], set_=values))
+
+
+async def send_due_reminders(uow: NotificationUow, now: datetime, *, limit: int) -> int:
+    """Turn the reminders due at `now` into notifications; returns how many were sent."""
+    rows = (await uow.session.execute(
+        select(Reminder, Lesson).join(Lesson, Lesson.lesson_id == Reminder.lesson_id)
+        .where(Reminder.state == "pending", Reminder.due_at <= now)
+        .order_by(Reminder.due_at).limit(limit)
+        .with_for_update(of=Reminder, skip_locked=True))).all()
+    sent = 0
+    offsets = uow.deps.settings.reminder_offsets_minutes
+    for reminder, lesson in rows:
+        reminder.state = _outcome(reminder, lesson, now, offsets)
+        reminder.handled_at = now
+        if reminder.state == "sent":
+            await _remind(uow, reminder, lesson, now)
+            sent += 1
+        metrics.REMINDERS.labels(reminder.state).inc()
+    return sent
+
+
+def _outcome(reminder: Reminder, lesson: Lesson, now: datetime, offsets: list[int]) -> str:
+    if lesson.status != "scheduled":
+        return "cancelled"
+    if not (lesson.student_id or lesson.teacher_id):
+        return "stale"
+    current = reminder_is_current(reminder.offset_minutes, lesson.starts_at, now,
+                                  sorted({*offsets, reminder.offset_minutes}))
+    return "sent" if current else "stale"
+
+
+async def _remind(uow: NotificationUow, reminder: Reminder, lesson: Lesson, now: datetime) -> None:
+    people = [p for p in (lesson.student_id, lesson.teacher_id) if p]
+    data = {"lesson_id": lesson.lesson_id, "lesson_name": lesson.title or lesson.subject or None,
+            "subject": lesson.subject or None, "starts_at": lesson.starts_at,
+            "offset_minutes": reminder.offset_minutes}
+    key = f"reminder:{lesson.lesson_id}:{reminder.offset_minutes}:{lesson.starts_at.isoformat()}"
+    await notify(uow, "lesson_reminder", people, data, key=key, deliver_by=lesson.starts_at, now=now)
