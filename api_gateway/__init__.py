@@ -1,0 +1,1 @@
+"""The API gateway: the one door of the platform for the bot, web and mobile clients."""

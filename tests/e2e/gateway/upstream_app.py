@@ -1,0 +1,79 @@
+"""A tiny upstream with the behaviours the gateway tests need, registered in place of a service.
+
+Every path echoes the request as JSON, except:
+  GET  /health/ready            ready (503 while "not ready" was asked with ?ready=0 once)
+  GET  .../_stats                how many requests this instance has seen (not counted)
+  POST .../upload                multipart: the sha256 and size of each file, hashed as it streams
+  GET  .../download?size=N       N deterministic bytes, streamed
+  any  ...?status=S              answers with status S
+  any  ...?sleep=T               waits T seconds first
+Run it: `python -m uvicorn tests.e2e.gateway.upstream_app:create_app --factory` (UPSTREAM_NAME names it).
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+BLOCK = bytes(range(256)) * 256          # 64 KiB of a known pattern
+
+
+def pattern(size: int) -> AsyncIterator[bytes]:
+    async def chunks() -> AsyncIterator[bytes]:
+        left = size
+        while left > 0:
+            piece = BLOCK[: min(left, len(BLOCK))]
+            left -= len(piece)
+            yield piece
+    return chunks()
+
+
+def create_app() -> Starlette:
+    name = os.environ.get("UPSTREAM_NAME", "upstream")
+    seen = {"requests": 0}
+
+    async def ready(_: Request) -> Response:
+        return JSONResponse({"status": "ok", "checks": {}})
+
+    async def anything(request: Request) -> Response:
+        path = request.url.path
+        if path.endswith("/_stats"):
+            return JSONResponse({"instance": name, **seen})
+        seen["requests"] += 1
+        if "sleep" in request.query_params:
+            await asyncio.sleep(float(request.query_params["sleep"]))
+        if path.endswith("/upload") and request.method == "POST":
+            return await _upload(request, name)
+        if path.endswith("/download"):
+            size = int(request.query_params.get("size", "0"))
+            return StreamingResponse(pattern(size), media_type="application/octet-stream")
+        body = await request.body()
+        status = int(request.query_params.get("status", "200"))
+        return JSONResponse({"instance": name, "method": request.method, "path": path,
+                             "query": request.url.query, "headers": dict(request.headers.items()),
+                             "header_list": [[k, v] for k, v in request.headers.items()],
+                             "body_size": len(body), "body_sha256": hashlib.sha256(body).hexdigest()},
+                            status_code=status)
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+    return Starlette(routes=[Route("/health/ready", ready),
+                             Route("/{path:path}", anything, methods=methods)])
+
+
+async def _upload(request: Request, name: str) -> Response:
+    files = []
+    async with request.form(max_files=10, max_part_size=1024 * 1024) as form:
+        for _, value in form.multi_items():
+            if hasattr(value, "read"):
+                digest, size = hashlib.sha256(), 0
+                while chunk := await value.read(1024 * 1024):
+                    digest.update(chunk)
+                    size += len(chunk)
+                files.append({"filename": value.filename, "size": size, "sha256": digest.hexdigest()})
+    return JSONResponse({"instance": name, "files": files}, status_code=201)

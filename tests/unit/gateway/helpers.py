@@ -1,0 +1,41 @@
+"""The gateway in-process in front of small fake services (embedded mode, in-memory Redis)."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from api_gateway.app import create_app
+from api_gateway.settings import GatewaySettings
+from shared.bus import InMemoryBus
+from shared.cache import make_redis
+from shared.runtime import Runtime
+from tests.e2e.gateway.upstream_app import create_app as create_upstream
+from tests.support import TestKeys, running
+
+
+def echo_service() -> Any:
+    return create_upstream()
+
+
+@contextlib.asynccontextmanager
+async def gateway(services: dict[str, Any], keys: TestKeys, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a gateway whose `services` are in-process apps; the others are unreachable URLs."""
+    defaults: dict[str, Any] = {"environment": "test", "log_json": False,
+                                "service_urls": {"user": ["http://127.0.0.1:9"]}}
+    settings = GatewaySettings(**{**defaults, **overrides})
+    runtime = Runtime(bus=InMemoryBus(), redis=make_redis(None), key_source=keys,
+                      transports={name: httpx.ASGITransport(app) for name, app in services.items()})
+    app: FastAPI = create_app(settings, runtime)
+    async with running(app) as client:
+        client.app = app  # type: ignore[attr-defined]
+        yield client
+
+
+async def requests_seen(app: Any) -> int:
+    """How many requests a fake service has answered, asked directly (not through the gateway)."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://direct") as client:
+        return (await client.get("/_stats")).json()["requests"]

@@ -1,0 +1,85 @@
+import asyncio
+import uuid
+
+from tests.support import TestKeys
+from tests.unit.gateway.helpers import echo_service, gateway, requests_seen
+
+KEYS = TestKeys()
+ADMIN = KEYS.headers(uuid.uuid4(), "admin")
+
+
+async def test_five_failures_open_the_breaker_and_it_answers_503_without_calling_the_service():
+    service = echo_service()
+    async with gateway({"analytics": service}, KEYS, circuit_breaker_failure_threshold=5) as client:
+        failures = [await client.get("/api/v1/analytics/x?status=500", headers=ADMIN) for _ in range(5)]
+        refused = await client.get("/api/v1/analytics/x", headers=ADMIN)
+        state = (await client.get("/gateway/services", headers=ADMIN)).json()["analytics"]["breaker"]
+    assert [r.status_code for r in failures] == [500] * 5          # the service's own answer passes
+    assert refused.status_code == 503 and int(refused.headers["retry-after"]) > 0
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert state["state"] == "open" and state["failure_count"] == 5
+    assert await requests_seen(service) == 5
+
+
+async def test_a_success_resets_the_count_of_consecutive_failures():
+    async with gateway({"analytics": echo_service()}, KEYS, circuit_breaker_failure_threshold=3) as client:
+        for status in (500, 500, 200, 500, 500):
+            await client.get(f"/api/v1/analytics/x?status={status}", headers=ADMIN)
+        response = await client.get("/api/v1/analytics/x", headers=ADMIN)
+    assert response.status_code == 200
+
+
+async def test_after_the_recovery_timeout_one_trial_goes_through_and_its_success_closes_the_breaker():
+    async with gateway({"analytics": echo_service()}, KEYS, circuit_breaker_failure_threshold=2,
+                       circuit_breaker_recovery_timeout=0.3) as client:
+        for _ in range(2):
+            await client.get("/api/v1/analytics/x?status=503", headers=ADMIN)
+        await asyncio.sleep(0.4)
+        slow_trial = asyncio.create_task(client.get("/api/v1/analytics/x?sleep=0.3", headers=ADMIN))
+        await asyncio.sleep(0.1)
+        during_trial = await client.get("/api/v1/analytics/x", headers=ADMIN)
+        trial = await slow_trial
+        after = await client.get("/api/v1/analytics/x", headers=ADMIN)
+        state = (await client.get("/gateway/services", headers=ADMIN)).json()["analytics"]["breaker"]
+    assert during_trial.status_code == 503
+    assert trial.status_code == 200 and after.status_code == 200
+    assert state["state"] == "closed" and state["failure_count"] == 0
+
+
+async def test_a_failed_trial_opens_the_breaker_again():
+    async with gateway({"analytics": echo_service()}, KEYS, circuit_breaker_failure_threshold=1,
+                       circuit_breaker_recovery_timeout=0.2) as client:
+        await client.get("/api/v1/analytics/x?status=500", headers=ADMIN)
+        await asyncio.sleep(0.3)
+        trial = await client.get("/api/v1/analytics/x?status=502", headers=ADMIN)
+        next_one = await client.get("/api/v1/analytics/x", headers=ADMIN)
+    assert trial.status_code == 502 and next_one.status_code == 503
+
+
+async def test_an_admin_can_reset_a_breaker_and_others_cannot():
+    async with gateway({"analytics": echo_service()}, KEYS, circuit_breaker_failure_threshold=1) as client:
+        await client.get("/api/v1/analytics/x?status=500", headers=ADMIN)
+        teacher = await client.post("/gateway/breakers/analytics/reset", headers=KEYS.headers(uuid.uuid4(), "teacher"))
+        anonymous = await client.post("/gateway/breakers/analytics/reset")
+        unknown = await client.post("/gateway/breakers/nothing/reset", headers=ADMIN)
+        reset = await client.post("/gateway/breakers/analytics/reset", headers=ADMIN)
+        after = await client.get("/api/v1/analytics/x", headers=ADMIN)
+    assert [teacher.status_code, anonymous.status_code, unknown.status_code] == [403, 401, 404]
+    assert reset.status_code == 200 and reset.json()["breaker"]["state"] == "closed"
+    assert after.status_code == 200
+
+
+async def test_client_errors_do_not_count_as_failures():
+    async with gateway({"analytics": echo_service()}, KEYS, circuit_breaker_failure_threshold=2) as client:
+        for _ in range(3):
+            await client.get("/api/v1/analytics/x?status=404", headers=ADMIN)
+        response = await client.get("/api/v1/analytics/x", headers=ADMIN)
+    assert response.status_code == 200
+
+
+async def test_breaker_state_is_a_metric():
+    async with gateway({"analytics": echo_service()}, KEYS, circuit_breaker_failure_threshold=1) as client:
+        await client.get("/api/v1/analytics/x?status=500", headers=ADMIN)
+        metrics = (await client.get("/gateway/metrics")).text
+    assert 'repitbot_gateway_breaker_state{upstream="analytics"} 2.0' in metrics
+    assert 'repitbot_gateway_upstream_errors_total{kind="status_5xx",upstream="analytics"}' in metrics
