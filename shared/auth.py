@@ -89,7 +89,7 @@ class TokenVerifier:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
             raise Unauthorized("Malformed token", headers=BEARER_CHALLENGE) from exc
-        if header.get("alg") not in ALGORITHMS or not header.get("kid"):
+        if header.get("alg") not in ALGORITHMS or not isinstance(header.get("kid"), str):
             raise Unauthorized("Unsupported token algorithm", headers=BEARER_CHALLENGE)
         key = await self._keys.key(header["kid"])
         if key is None:

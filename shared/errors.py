@@ -112,6 +112,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        cause = exc.__cause__
+        if isinstance(cause, DomainError):  # e.g. TooLarge raised while FastAPI read the body
+            return problem(cause.status, cause.detail, title=cause.title, headers=cause.headers)
         return problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

@@ -105,8 +105,10 @@ class OutboxRelay:
             if published == 0:
                 self._wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
-                except asyncio.TimeoutError:
+                    # asyncio.timeout, not wait_for: wait_for can swallow a cancellation (3.11)
+                    async with asyncio.timeout(self._poll_interval):
+                        await self._wake.wait()
+                except TimeoutError:
                     pass
 
     async def _observe_backlog(self) -> None:

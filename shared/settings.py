@@ -77,7 +77,7 @@ class Settings(BaseSettings):
         return self
 
     def required_production_secrets(self) -> list[str]:
-        needed = ["jwt_private_key"]
+        needed: list[str] = []
         if self.mode == "mesh":
             if not self.database_url:
                 needed.append("postgres_password")

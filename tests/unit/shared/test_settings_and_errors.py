@@ -18,10 +18,12 @@ def test_production_refuses_to_start_without_secrets():
     with pytest.raises(MissingSecret) as info:
         Settings(environment="production", mode="mesh")
     message = str(info.value)
-    assert "JWT_PRIVATE_KEY" in message and "POSTGRES_PASSWORD" in message and "RABBITMQ_PASSWORD" in message
+    assert "POSTGRES_PASSWORD" in message and "RABBITMQ_PASSWORD" in message
 
 
-def test_production_starts_when_secrets_are_given():
-    settings = Settings(environment="production", mode="mesh", jwt_private_key="pem",
-                        postgres_password="pw", rabbitmq_password="pw")
-    assert settings.environment == "production"
+def test_only_the_user_service_needs_the_signing_key_in_production():
+    from services.user.settings import UserSettings
+    common = Settings(environment="production", mode="mesh", postgres_password="pw", rabbitmq_password="pw")
+    assert common.environment == "production"
+    with pytest.raises(MissingSecret, match="JWT_PRIVATE_KEY"):
+        UserSettings(environment="production", mode="mesh", postgres_password="pw", rabbitmq_password="pw")

@@ -1,0 +1,13 @@
+"""Business counters of the user service."""
+from prometheus_client import Counter
+
+REGISTRATIONS = Counter("repitbot_user_registrations_total", "Accounts created, by role", ["role"])
+LOGINS = Counter("repitbot_user_logins_total", "Password logins, by outcome (success, failed, throttled)",
+                 ["outcome"])
+REFRESHES = Counter("repitbot_user_token_refreshes_total",
+                    "Refresh token presentations, by outcome (rotated, reused, revoked, expired, unknown)",
+                    ["outcome"])
+REFRESH_REUSES = Counter("repitbot_user_refresh_token_reuse_detected_total",
+                         "Spent refresh tokens presented again (their families were revoked)")
+LINKS = Counter("repitbot_user_links_total", "Links made, by kind (teacher, parent, telegram)", ["kind"])
+KEY_ROTATIONS = Counter("repitbot_user_signing_key_rotations_total", "Signing key rotations")

@@ -1,0 +1,173 @@
+"""Request and response bodies of the user service."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+
+from services.user import domain
+from services.user.models import User
+
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL characters
+FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)]
+Password = Annotated[str, Field(min_length=1, max_length=domain.MAX_PASSWORD_LENGTH)]
+Locale = Literal["ru", "en"]
+Role = Literal["admin", "teacher", "student", "parent"]
+
+
+class UserRegister(BaseModel):
+    email: EmailStr = Field(max_length=320)
+    password: Password
+    full_name: FullName
+    role: str = Field(description="student, teacher or parent; admins are created by an operator command")
+    timezone: str = Field(domain.DEFAULT_TIMEZONE, max_length=64, description="IANA time zone name")
+    locale: Locale = "ru"
+
+    @field_validator("role")
+    @classmethod
+    def _registrable(cls, role: str) -> str:
+        if role == "admin":
+            raise ValueError("admins cannot register; an operator creates them with a command")
+        if role not in domain.REGISTRABLE_ROLES:
+            raise ValueError(f"role must be one of: {', '.join(domain.REGISTRABLE_ROLES)}")
+        return role
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return domain.check_timezone(value)
+
+
+class UserUpdate(BaseModel):
+    """Only the fields sent are changed; `phone: null` removes the phone."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {"timezone": "Asia/Yekaterinburg"}})
+
+    full_name: FullName | None = None
+    timezone: str | None = Field(None, max_length=64)
+    locale: Locale | None = None
+    phone: str | None = Field(None, max_length=40, pattern=NO_NUL)
+
+    @field_validator("full_name", "timezone", "locale")
+    @classmethod
+    def _not_null(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError("may be changed but not removed")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return domain.check_timezone(value)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return None if value is None else domain.check_phone(value)
+
+
+class UserPublic(BaseModel):
+    id: uuid.UUID
+    email: str
+    full_name: str
+    role: Role
+    timezone: str
+    locale: str
+    phone: str | None
+    avatar_url: str | None
+    telegram_linked: bool
+    created_at: datetime
+
+
+class LoginRequest(BaseModel):
+    email: str = Field(max_length=320, pattern=NO_NUL)
+    password: Password
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class LogoutRequest(BaseModel):
+    refresh_token: str | None = Field(None, max_length=200)
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="seconds the access token is valid")
+    refresh_expires_in: int = Field(description="seconds the refresh token is valid")
+
+
+class InvitePublic(BaseModel):
+    code: str
+    kind: Literal["teacher", "parent"] = Field(
+        description="teacher: a teacher invites a student; parent: a student invites a parent")
+    url: str
+    telegram_url: str
+    expires_at: datetime
+
+
+class InviteInfo(BaseModel):
+    code: str
+    kind: Literal["teacher", "parent"]
+    inviter_id: uuid.UUID
+    inviter_name: str
+    expires_at: datetime
+    expired: bool
+
+
+class LinkPublic(BaseModel):
+    kind: Literal["teacher", "parent"]
+    teacher_id: uuid.UUID | None = None
+    parent_id: uuid.UUID | None = None
+    student_id: uuid.UUID
+    created: bool = Field(description="false when the link existed already")
+
+
+class TelegramLinkPublic(BaseModel):
+    token: str
+    telegram_url: str
+    expires_at: datetime
+
+
+class TelegramLinkRequest(BaseModel):
+    token: str = Field(min_length=1, max_length=200)
+    telegram_chat_id: int = Field(ge=-(2**63), lt=2**63)
+
+
+class TelegramLinked(BaseModel):
+    user_id: uuid.UUID
+    full_name: str
+    role: Role
+    telegram_chat_id: int
+
+
+class JWKS(BaseModel):
+    keys: list[dict]
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem (application/problem+json)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    correlation_id: str | None = None
+    errors: list[dict] | None = None
+
+
+def problems(*statuses: int) -> dict[int | str, dict]:
+    """OpenAPI `responses` entries for the problem statuses a route may answer."""
+    return {status: {"model": Problem, "content": {"application/problem+json": {}}} for status in statuses}
+
+
+def user_public(user: User) -> UserPublic:
+    return UserPublic(id=user.id, email=user.email, full_name=user.full_name, role=user.role,  # type: ignore[arg-type]
+                      timezone=user.timezone, locale=user.locale, phone=user.phone,
+                      avatar_url=f"/api/v1/users/{user.id}/avatar" if user.avatar_key else None,
+                      telegram_linked=user.telegram_chat_id is not None, created_at=user.created_at)
