@@ -6,7 +6,9 @@ from tests.e2e.conftest import link, register_and_login, settle
 
 
 async def lessons_that_notify(client, teacher, student) -> None:
-    starts_at = (datetime.now(timezone.utc) + timedelta(days=2)).replace(microsecond=0)
+    # midday in Moscow, the student's zone: an evening lesson would also earn the hidden «Сова»
+    starts_at = (datetime.now(timezone.utc) + timedelta(days=2)).replace(hour=9, minute=0, second=0,
+                                                                          microsecond=0)
     for hours, finish in ((0, "complete"), (3, "cancel")):
         created = await client.post("/api/v1/lessons", headers=teacher.headers, json={
             "student_id": student.id, "subject": "Maths", "title": "Fractions",
@@ -36,7 +38,8 @@ async def test_a_student_reads_marks_and_tunes_their_notifications_through_the_g
     inbox = await client.get("/api/v1/notifications", headers=student.headers)
     assert inbox.status_code == 200, inbox.text
     items = inbox.json()["items"]
-    assert sorted(i["kind"] for i in items) == ["lesson_cancelled", "lesson_completed"]
+    # the completed lesson also earned the student «Первый шаг» in the student service
+    assert sorted(i["kind"] for i in items) == ["achievement_earned", "lesson_cancelled", "lesson_completed"]
     assert all(not i["read"] for i in items)
     completed = next(i for i in items if i["kind"] == "lesson_completed")
 
@@ -49,9 +52,9 @@ async def test_a_student_reads_marks_and_tunes_their_notifications_through_the_g
     read = await client.post(f"/api/v1/notifications/{completed['id']}/read", headers=student.headers)
     assert read.status_code == 200 and read.json()["read"] is True
     unread = await client.get("/api/v1/notifications", params={"unread": "true"}, headers=student.headers)
-    assert [i["kind"] for i in unread.json()["items"]] == ["lesson_cancelled"]
+    assert sorted(i["kind"] for i in unread.json()["items"]) == ["achievement_earned", "lesson_cancelled"]
     marked = await client.post("/api/v1/notifications/read-all", headers=student.headers)
-    assert marked.json() == {"marked": 1}
+    assert marked.json() == {"marked": 2}
 
     body = {"channels": {"lesson_reminder": {"email": False}}, "quiet_hours": {"start": "22:00", "end": "08:00"}}
     saved = await client.put("/api/v1/notifications/preferences", headers=student.headers, json=body)

@@ -1,0 +1,90 @@
+"""Helpers of the lesson service's integration tests (the fixtures are in conftest.py)."""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import aio_pika
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from services.lesson.models import KnownUser, TeacherLink
+from shared.events import Payload, TeacherLinked, UserCreated, make_event
+from shared.rabbit import RabbitBus
+from tests.support import TestKeys, eventually
+
+
+@dataclass
+class Person:
+    id: uuid.UUID
+    role: str
+    headers: dict[str, str]
+
+
+@dataclass
+class LessonWorld:
+    client: httpx.AsyncClient
+    app: FastAPI
+    keys: TestKeys
+    user_service: RabbitBus
+
+    def person(self, role: str) -> Person:
+        user_id = uuid.uuid4()
+        return Person(user_id, role, self.keys.headers(user_id, role))
+
+    async def tell(self, *payloads: Payload) -> None:
+        """Publish events as the user service would."""
+        await self.user_service.publish([make_event(p, producer="user") for p in payloads])
+
+    async def teacher_and_student(self, *, timezone_name: str = "Europe/Moscow") -> tuple[Person, Person]:
+        teacher, student = self.person("teacher"), self.person("student")
+        await self.tell(UserCreated(user_id=teacher.id, role="teacher", full_name="Anna Teacher",
+                                    email=f"{teacher.id}@example.org", timezone=timezone_name),
+                        UserCreated(user_id=student.id, role="student", full_name="Sasha Student",
+                                    email=f"{student.id}@example.org"),
+                        TeacherLinked(teacher_id=teacher.id, student_id=student.id))
+        await self.wait_for(TeacherLink, teacher_id=teacher.id, student_id=student.id)
+        await self.wait_for(KnownUser, id=teacher.id, timezone=timezone_name)
+        return teacher, student
+
+    async def wait_for(self, model: type, **where: Any) -> Any:
+        async def found() -> Any:
+            async with self.app.state.session_factory() as session:
+                return await session.scalar(select(model).filter_by(**where))
+        return await eventually(found)
+
+    async def book(self, teacher: Person, student: Person, starts_at: datetime, minutes: int = 60,
+                   **extra: Any) -> httpx.Response:
+        body = {"student_id": str(student.id), "subject": "Maths", "title": "Fractions",
+                "starts_at": starts_at.isoformat(), "duration_minutes": minutes, **extra}
+        return await self.client.post("/api/v1/lessons", json=body, headers=teacher.headers)
+
+
+def tomorrow_at(hour: int, minute: int = 0) -> datetime:
+    day = datetime.now(timezone.utc) + timedelta(days=1)
+    return day.replace(hour=hour, minute=minute, second=0, microsecond=0)
+
+
+@dataclass
+class Tap:
+    """Every `lesson.*` message published while the tap is open."""
+
+    messages: list[aio_pika.abc.AbstractIncomingMessage] = field(default_factory=list)
+
+    async def wait_for(self, event_type: str, lesson_id: uuid.UUID | str,
+                       timeout: float = 10.0) -> aio_pika.abc.AbstractIncomingMessage:
+        async def arrived() -> aio_pika.abc.AbstractIncomingMessage | None:
+            for message in self.messages:
+                body = json.loads(message.body)
+                if body["type"] == event_type and body["payload"].get("lesson_id") == str(lesson_id):
+                    return message
+            return None
+        return await eventually(arrived, timeout=timeout)
+
+    def types_for(self, lesson_id: uuid.UUID | str) -> list[str]:
+        bodies = [json.loads(m.body) for m in self.messages]
+        return [b["type"] for b in bodies if b["payload"].get("lesson_id") == str(lesson_id)]
