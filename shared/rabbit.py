@@ -16,12 +16,16 @@ from shared.events import DEAD_LETTER_EXCHANGE, EXCHANGE, Event
 log = logging.getLogger(__name__)
 
 
-def queue_arguments(queue: str, max_attempts: int) -> dict:
-    # The broker's own delivery limit is a backstop for consumers that die mid-message;
-    # ordinary failures are parked by the consumer, with the reason, before it is reached.
+# The broker's own delivery limit is a backstop for consumers that die mid-message (a crash
+# loop); ordinary failures are parked by the consumer, with the reason, after EVENT_MAX_ATTEMPTS,
+# long before it. It is a constant so that instances with other settings declare the same queue.
+BROKER_DELIVERY_LIMIT = 20
+
+
+def queue_arguments(queue: str) -> dict:
     return {
         "x-queue-type": "quorum",
-        "x-delivery-limit": max_attempts + 2,
+        "x-delivery-limit": BROKER_DELIVERY_LIMIT,
         "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
         "x-dead-letter-routing-key": queue,
     }
@@ -86,7 +90,7 @@ class RabbitBus:
                                              arguments={"x-queue-type": "quorum"})
         await parked.bind(dlx, routing_key=queue)
         return await channel.declare_queue(queue, durable=True,
-                                           arguments=queue_arguments(queue, self.max_attempts))
+                                           arguments=queue_arguments(queue))
 
     async def _handle(self, message: AbstractIncomingMessage, queue: str, handler: Handler,
                       dlx) -> None:
