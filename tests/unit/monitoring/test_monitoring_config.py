@@ -296,12 +296,11 @@ def test_mesh_compose_points_services_at_each_other_by_container_name():
     assert environment["REDIS_URL"].startswith("redis://redis:6379/")
 
 
-def test_mesh_compose_has_servers_bot_and_monitoring_wired_to_this_repository():
+def test_mesh_compose_has_servers_and_monitoring_wired_to_this_repository():
     services = compose_services(MESH_COMPOSE)
     assert services["rabbitmq"]["image"].startswith("rabbitmq:3.") and "management" in services["rabbitmq"]["image"]
     assert services["postgres"]["image"] == "postgres:15"
     assert services["redis"]["image"].startswith("redis:7")
-    assert services["telegram-bot"]["command"] == ["python", "-m", "telegram_bot"]
     assert "./deploy/postgres/init.sql:/docker-entrypoint-initdb.d/init.sql:ro" in services["postgres"]["volumes"]
     assert "./monitoring/prometheus:/etc/prometheus:ro" in services["prometheus"]["volumes"]
     assert "./monitoring/grafana/provisioning:/etc/grafana/provisioning:ro" in services["grafana"]["volumes"]
