@@ -35,6 +35,10 @@ def main(argv: list[str] | None = None) -> None:
     admin.add_argument("--full-name", default="Administrator")
     admin.add_argument("--password", help="read from REPITBOT_ADMIN_PASSWORD or asked when absent")
     sub.add_parser("seed-demo", help="create the demo accounts (idempotent)")
+    replay = sub.add_parser("replay-student", help="rebuild students' gamification state from their stored facts")
+    replay.add_argument("student_id", nargs="?", help="the student's id (or --all)")
+    replay.add_argument("--all", action="store_true", help="every student with stored progress")
+    replay.add_argument("--dry-run", action="store_true", help="only compare with the stored state")
     dlq = sub.add_parser("dlq", help="dead-letter queues (RabbitMQ)")
     dlq.add_argument("action", choices=("list", "replay"))
     dlq.add_argument("service", choices=SERVICE_NAMES)
@@ -118,6 +122,17 @@ def _cmd_seed_demo(_: argparse.Namespace) -> None:
     from repitbot.admin import seed_demo_data
     for line in asyncio.run(seed_demo_data(Settings())):
         print(line)
+
+
+def _cmd_replay_student(args: argparse.Namespace) -> None:
+    from services.student.commands import replay_command
+    if args.all == bool(args.student_id):
+        raise SystemExit("name one student id, or --all")
+    lines, consistent = asyncio.run(replay_command(args.student_id, dry_run=args.dry_run))
+    for line in lines:
+        print(line)
+    if not consistent:
+        raise SystemExit(1)
 
 
 def _cmd_dlq(args: argparse.Namespace) -> None:

@@ -37,7 +37,11 @@ class LevelCurve:
         self.threshold = threshold
         self.multiplier = multiplier
         self.max_level = max_level
-        self._thresholds = [0] + [self._total_xp(level) for level in range(2, max_level + 1)]
+        try:
+            self._thresholds = [0] + [self._total_xp(level) for level in range(2, max_level + 1)]
+        except OverflowError:
+            raise ValueError(f"level curve overflows: level {max_level} would need more XP than can be "
+                             "counted (lower the multiplier or max_level)") from None
         for level in range(2, max_level + 1):
             if self._thresholds[level - 1] <= self._thresholds[level - 2]:
                 raise ValueError(

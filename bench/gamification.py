@@ -1,0 +1,239 @@
+"""Gamification throughput, in one run:
+
+    python -m bench.gamification [--events 10000] [--instances 1] [--paced-rates 100,300] [--paced-seconds 20]
+
+1. The rule engine alone (no I/O): `lesson.completed` facts applied per second with the default
+   rule set (20 achievements) and with 1,000 achievements (980 more that read card reviews), and
+   `dictionary.card_reviewed` facts with those 1,000, beside the mean number of achievement rules
+   each fact made the engine evaluate: a fact costs what it can affect, not what the set holds.
+2. The whole pipeline on real RabbitMQ and PostgreSQL: the student service runs as its own
+   process(es) (`--instances`, uvicorn, mesh mode); this process publishes `lesson.completed`
+   envelopes to the exchange as the lesson service would, and listens for the `xp.earned` each one
+   leads to. Measured: sustained events/s of a burst of `--events` (committed: facts in the
+   database; relayed: `xp.earned` back on the bus), then latency at steady `--paced-rates`
+   between a lower bound (publish -> fact applied, just before its commit) and an upper bound
+   (publish -> commit -> `xp.earned` relayed back) of publish -> commit, beside the raw RabbitMQ
+   rate of `bench.bus` (publish with confirms -> consume with acks) in the same run.
+
+Starts its own throw-away PostgreSQL, RabbitMQ and Redis on loopback (as the test suite does).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import shutil
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import aio_pika
+import asyncpg
+
+from bench.bus import _events, raw_rate
+from services.student.engine import Fact, StudentState, apply_fact
+from services.student.ruleset import RuleSet, load_default_ruleset, parse_ruleset
+from shared.events import EXCHANGE, Event, LessonCompleted, make_event
+from shared.rabbit import RabbitBus
+from tests.mesh import Mesh
+from tests.servers import start_servers, stop_servers
+
+STUDENTS = 2000
+START = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+
+
+# --- 1. the engine alone ---------------------------------------------------------------------
+def thousand_rules() -> RuleSet:
+    data = copy.deepcopy(load_default_ruleset().to_dict())
+    for number in range(1, 981):
+        data["achievements"].append({"code": f"reviews_{number}", "title": {"ru": "Карточки", "en": "Cards"},
+                                     "tier": "common",
+                                     "rule": {"kind": "counter", "metric": "card_reviews", "threshold": number * 5}})
+    return parse_ruleset(data)
+
+
+def lesson_facts(students: int, per_student: int) -> list[tuple[int, Fact]]:
+    return [(s, Fact(uuid.uuid4(), "lesson.completed", START + timedelta(days=n, minutes=s), "Europe/Moscow",
+                     {"lesson_id": str(uuid.uuid4()), "attended": True, "lesson_type": "regular", "score": 50,
+                      "starts_at": (START + timedelta(days=n, minutes=s - 60)).isoformat(), "duration_minutes": 60}))
+            for n in range(per_student) for s in range(students)]
+
+
+def review_facts(students: int, per_student: int) -> list[tuple[int, Fact]]:
+    return [(s, Fact(uuid.uuid4(), "dictionary.card_reviewed", START + timedelta(hours=n, minutes=s), "Europe/Moscow",
+                     {"card_id": str(uuid.uuid4()), "rating": "good", "learned": False}))
+            for n in range(per_student) for s in range(students)]
+
+
+def engine_rate(ruleset: RuleSet, facts: list[tuple[int, Fact]]) -> tuple[float, float]:
+    """(facts per second, mean achievement rules evaluated per fact)."""
+    curve = ruleset.curve()
+    states: dict[int, StudentState] = {}
+    evaluated = 0
+    started = time.perf_counter()
+    for student, fact in facts:
+        evaluated += apply_fact(states.setdefault(student, StudentState()), fact, ruleset, curve).evaluated
+    return len(facts) / (time.perf_counter() - started), evaluated / len(facts)
+
+
+def engine_part() -> list[tuple[str, float, float]]:
+    default, big = load_default_ruleset(), thousand_rules()
+    lessons, reviews = lesson_facts(200, 50), review_facts(200, 50)
+    return [("lesson.completed, default rules (20 achievements)", *engine_rate(default, lessons)),
+            ("lesson.completed, 1,000 achievements", *engine_rate(big, lessons)),
+            ("dictionary.card_reviewed, 1,000 achievements (981 read reviews)", *engine_rate(big, reviews))]
+
+
+# --- 2. the pipeline --------------------------------------------------------------------------
+def lesson_event(student_id: uuid.UUID) -> Event:
+    now = datetime.now(timezone.utc)
+    return make_event(LessonCompleted(lesson_id=uuid.uuid4(), teacher_id=uuid.uuid4(), student_id=student_id,
+                                      subject="maths", starts_at=now - timedelta(hours=1), duration_minutes=60,
+                                      score=50), producer="lesson")
+
+
+class Tap:
+    """The `xp.earned` of lesson awards coming back on the bus: when each source event's arrived."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+
+    async def start(self, url: str) -> aio_pika.abc.AbstractRobustConnection:
+        connection = await aio_pika.connect_robust(url)
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=500)
+        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
+        await queue.bind(exchange, routing_key="xp.earned")
+        await queue.consume(self._keep, no_ack=True)
+        return connection
+
+    async def _keep(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        payload = json.loads(message.body)["payload"]
+        if payload.get("rule") == "lesson_attended":
+            self.arrived[payload["source_event_id"]] = time.perf_counter()
+
+    async def wait(self, ids: list[str], timeout: float) -> None:
+        deadline = time.perf_counter() + timeout
+        while not all(i in self.arrived for i in ids):
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"{sum(i in self.arrived for i in ids)} of {len(ids)} events came back")
+            await asyncio.sleep(0.02)
+
+
+async def facts_count(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetchval("SELECT count(*) FROM facts")
+    finally:
+        await conn.close()
+
+
+async def burst(bus: RabbitBus, tap: Tap, dsn: str, students: list[uuid.UUID], n: int) -> tuple[float, float, float]:
+    """(publish rate, committed rate, relayed rate) of `n` events published as fast as possible."""
+    before = await facts_count(dsn)
+    events = [lesson_event(students[i % len(students)]) for i in range(n)]
+    started = time.perf_counter()
+    for i in range(0, n, 200):
+        await bus.publish(events[i:i + 200])
+    published = time.perf_counter() - started
+    while await facts_count(dsn) < before + n:
+        await asyncio.sleep(0.05)
+    committed = time.perf_counter() - started
+    await tap.wait([str(e.id) for e in events], timeout=600)
+    relayed = max(tap.arrived[str(e.id)] for e in events) - started
+    return n / published, n / committed, n / relayed
+
+
+async def paced(bus: RabbitBus, tap: Tap, dsn: str, students: list[uuid.UUID], rate: int,
+                seconds: float) -> tuple[list[float], list[float]]:
+    """Latencies (ms) at `rate` events per second: from publish to the fact applied in the service
+    (its `recorded_at`, taken just before the batch's commit: a lower bound of publish -> commit),
+    and from publish to its `xp.earned` back on the bus (after commit and relay: an upper bound)."""
+    sent: dict[str, tuple[float, float]] = {}
+    started, i = time.perf_counter(), 0
+    while time.perf_counter() - started < seconds:
+        due = int((time.perf_counter() - started) * rate)
+        batch = [lesson_event(students[(i + k) % len(students)]) for k in range(due - i)]
+        for event in batch:
+            sent[str(event.id)] = (time.perf_counter(), time.time())
+        if batch:
+            await bus.publish(batch)
+        i = due
+        await asyncio.sleep(0.01)
+    await tap.wait(list(sent), timeout=300)
+    relayed = sorted((tap.arrived[key] - at) * 1000 for key, (at, _) in sent.items())
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT event_id::text AS id, recorded_at FROM facts WHERE event_id::text = ANY($1)",
+                                list(sent))
+    finally:
+        await conn.close()
+    applied = sorted((row["recorded_at"].timestamp() - sent[row["id"]][1]) * 1000 for row in rows)
+    return applied, relayed
+
+
+def percentile(values: list[float], share: float) -> float:
+    return values[min(len(values) - 1, int(share * len(values)))]
+
+
+async def pipeline_part(servers, args: argparse.Namespace) -> dict[str, float]:
+    url = servers.create_database(f"bench_student_{uuid.uuid4().hex[:6]}")
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    env = {"DATABASE_URL": url, "LOG_LEVEL": "WARNING", "EVENT_PREFETCH": str(args.prefetch)}
+    results: dict = {}
+    with Mesh(servers) as mesh:
+        mesh.start_app("student", "services.student.app:create_app", instances=args.instances, env=env)
+        tap, bus = Tap(), RabbitBus(servers.rabbitmq_url)
+        connection = await tap.start(servers.rabbitmq_url)
+        try:
+            students = [uuid.uuid4() for _ in range(STUDENTS)]
+            await burst(bus, tap, dsn, students, 1000)  # warm-up: every student gets a state row
+            results["publish"], results["committed"], results["relayed"] = await burst(
+                bus, tap, dsn, students, args.events)
+            for rate in args.paced_rates:
+                applied, relayed = await paced(bus, tap, dsn, students, rate, args.paced_seconds)
+                results[rate] = {"events": len(relayed), "applied": (statistics.median(applied),
+                                                                     percentile(applied, 0.99)),
+                                 "relayed": (statistics.median(relayed), percentile(relayed, 0.99))}
+        finally:
+            await bus.close()
+            await connection.close()
+    results["raw"] = await raw_rate(servers.rabbitmq_url, _events(args.events))
+    return results
+
+
+async def main(args: argparse.Namespace) -> None:
+    for name, rate, evaluated in engine_part():
+        print(f"engine  {name:66s} {rate:9.0f} facts/s   {evaluated:7.1f} rules evaluated per fact")
+    base = Path(tempfile.mkdtemp(prefix="repitbot-bench-"))
+    servers = start_servers(base)
+    try:
+        r = await pipeline_part(servers, args)
+    finally:
+        stop_servers()
+        shutil.rmtree(base, ignore_errors=True)
+    print(f"pipeline ({args.instances} instance(s), prefetch {args.prefetch}), burst of {args.events} "
+          f"lesson.completed for {STUDENTS} students:")
+    print(f"  published {r['publish']:7.0f} events/s   committed {r['committed']:7.0f} events/s   "
+          f"relayed back {r['relayed']:7.0f} events/s")
+    for rate in args.paced_rates:
+        (a50, a99), (r50, r99) = r[rate]["applied"], r[rate]["relayed"]
+        print(f"  at {rate} events/s for {args.paced_seconds:.0f} s ({r[rate]['events']} events): publish -> "
+              f"applied (just before commit) p50 {a50:.1f} ms p99 {a99:.1f} ms; publish -> committed -> "
+              f"xp.earned back p50 {r50:.1f} ms p99 {r99:.1f} ms")
+    print(f"raw aio-pika publish(confirm) -> consume(ack), quorum queue: {r['raw']:7.0f} msg/s")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=10000)
+    parser.add_argument("--instances", type=int, default=1)
+    parser.add_argument("--prefetch", type=int, default=200)
+    parser.add_argument("--paced-rates", type=lambda text: [int(x) for x in text.split(",")], default=[100, 300])
+    parser.add_argument("--paced-seconds", type=float, default=20.0)
+    asyncio.run(main(parser.parse_args()))

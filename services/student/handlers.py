@@ -1,0 +1,52 @@
+"""Event handlers: learning events become facts of the gamification engine (in batches);
+`user.*` and `material.uploaded` keep the read model of people, links and materials."""
+from __future__ import annotations
+
+from services.student import people, service
+from shared.db import UnitOfWork
+from shared.events import Event, MaterialUploaded, ParentLinked, TeacherLinked, UserCreated, UserUpdated
+from shared.inbox import Handlers
+
+
+async def on_learning_events(uow: UnitOfWork, game: service.Gamification, events: list[Event]) -> None:
+    """Lesson, homework, material, payment and dictionary events, a batch at a time (batching.py)."""
+    await service.record_facts(uow, game, events)
+
+
+def read_model_handlers() -> Handlers:
+    handlers = Handlers()
+    handlers.on("user.created")(on_user_created)
+    handlers.on("user.updated")(on_user_updated)
+    handlers.on("user.teacher_linked")(on_teacher_linked)
+    handlers.on("user.parent_linked")(on_parent_linked)
+    handlers.on("material.uploaded")(on_material_uploaded)
+    return handlers
+
+
+async def on_user_created(uow: UnitOfWork, event: Event) -> None:
+    user = UserCreated.model_validate(event.payload)
+    await people.record_user(uow.session, user.user_id, user.model_dump(), overwrite=False)
+    await people.record_timezone(uow.session, user.user_id, user.timezone, people.SINCE_ALWAYS)
+
+
+async def on_user_updated(uow: UnitOfWork, event: Event) -> None:
+    update = UserUpdated.model_validate(event.payload)
+    await people.record_user(uow.session, update.user_id, update.changed, overwrite=True)
+    if "timezone" in update.changed:
+        await people.record_timezone(uow.session, update.user_id, update.changed["timezone"], event.occurred_at)
+
+
+async def on_teacher_linked(uow: UnitOfWork, event: Event) -> None:
+    link = TeacherLinked.model_validate(event.payload)
+    await people.link_teacher(uow.session, link.teacher_id, link.student_id)
+
+
+async def on_parent_linked(uow: UnitOfWork, event: Event) -> None:
+    link = ParentLinked.model_validate(event.payload)
+    await people.link_parent(uow.session, link.parent_id, link.student_id)
+
+
+async def on_material_uploaded(uow: UnitOfWork, event: Event) -> None:
+    material = MaterialUploaded.model_validate(event.payload)
+    await people.record_material(uow.session, material.material_id, material.model_dump(), event.occurred_at)
+

@@ -1,0 +1,177 @@
+"""Storing students' progress: locked state rows, facts, the XP ledger, achievements, and the
+events and counters that follow. One transaction collects its rows in `Changes` and writes them
+in bulk at the end, so a batch of facts costs a handful of statements, not a handful per fact."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.student import metrics
+from services.student.engine import Fact, Outcome, StudentState
+from services.student.models import EarnedAchievement, FactRow, StudentStateRow, XpEntry
+from services.student.people import upsert
+from shared.db import UnitOfWork
+from shared.events import AchievementEarned, Payload, StudentLevelUp, XpEarned, make_event, utcnow
+from shared.outbox import OutboxMessage
+
+STATES = StudentStateRow.__table__
+SAVE_STATE = (update(STATES).where(STATES.c.student_id == bindparam("id"))
+              .values(state=bindparam("state"), ruleset_version=bindparam("ruleset_version"),
+                      updated_at=bindparam("updated_at")))
+OnAwards = Callable[[list[tuple[uuid.UUID, int, datetime]]], Any]
+
+
+# --- reading -------------------------------------------------------------------------------
+async def lock_states(session: AsyncSession, student_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, StudentState]:
+    """The students' states, their rows locked (in id order) until the transaction ends; a
+    student without a row gets an empty state (and a row)."""
+    ids = sorted(set(student_ids))
+    found = await _locked(session, ids)
+    missing = [student_id for student_id in ids if student_id not in found]
+    if missing:
+        empty = StudentState().to_dict()
+        await session.execute(upsert(session, StudentStateRow).values(
+            [{"student_id": s, "state": empty, "updated_at": utcnow()} for s in missing]).on_conflict_do_nothing())
+        found.update(await _locked(session, missing))
+    return {student_id: StudentState.from_dict(found[student_id]) for student_id in ids}
+
+
+async def _locked(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict]:
+    rows = await session.execute(select(StudentStateRow.student_id, StudentStateRow.state)
+                                 .where(StudentStateRow.student_id.in_(ids))
+                                 .order_by(StudentStateRow.student_id).with_for_update())
+    return {row.student_id: row.state for row in rows}
+
+
+async def lock_state(session: AsyncSession, student_id: uuid.UUID) -> StudentState:
+    return (await lock_states(session, [student_id]))[student_id]
+
+
+async def load_state(session: AsyncSession, student_id: uuid.UUID) -> StudentState | None:
+    data = await session.scalar(select(StudentStateRow.state).where(StudentStateRow.student_id == student_id))
+    return None if data is None else StudentState.from_dict(data)
+
+
+async def facts_of(session: AsyncSession, student_id: uuid.UUID) -> list[Fact]:
+    """The student's facts in ingestion order: what replay reads."""
+    return (await facts_by_student(session, [student_id]))[student_id]
+
+
+async def facts_by_student(session: AsyncSession, student_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[Fact]]:
+    ids = list(student_ids)
+    found: dict[uuid.UUID, list[Fact]] = {student_id: [] for student_id in ids}
+    rows = await session.execute(
+        select(FactRow.student_id, FactRow.event_id, FactRow.type, FactRow.occurred_at, FactRow.timezone,
+               FactRow.payload).where(FactRow.student_id.in_(ids)).order_by(FactRow.seq))
+    for row in rows:
+        found[row.student_id].append(Fact(row.event_id, row.type, row.occurred_at, row.timezone, row.payload))
+    return found
+
+
+# --- writing -------------------------------------------------------------------------------
+@dataclass
+class Changes:
+    """What one transaction changes for its students, written by `write()` before the commit."""
+
+    facts: list[dict[str, Any]] = field(default_factory=list)
+    ledger: list[dict[str, Any]] = field(default_factory=list)
+    achievements: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    states: dict[uuid.UUID, StudentState] = field(default_factory=dict)
+    outcomes: dict[uuid.UUID, list[Outcome]] = field(default_factory=dict)
+
+    def add_fact(self, student_id: uuid.UUID, fact: Fact) -> None:
+        self.facts.append({"student_id": student_id, "event_id": fact.event_id, "type": fact.type,
+                           "occurred_at": fact.occurred_at, "timezone": fact.timezone,
+                           "payload": dict(fact.payload), "recorded_at": utcnow()})
+
+    def add_outcome(self, uow: UnitOfWork, student_id: uuid.UUID, state: StudentState, outcome: Outcome, *,
+                    version: int, at: datetime) -> None:
+        """Ledger rows, achievements and their events (staged in the outbox) for one engine call."""
+        self.states[student_id] = state
+        if outcome.is_empty:
+            return
+        self.outcomes.setdefault(student_id, []).append(outcome)
+        now = utcnow()
+        self.ledger += [{"student_id": student_id, "amount": award.amount, "source": award.source,
+                         "rule": award.rule, "source_event_id": award.source_event_id,
+                         "occurred_at": award.occurred_at, "total_after": award.total_xp, "recorded_at": now}
+                        for award in outcome.xp_awards]
+        order = {code: place for place, code in enumerate(state.earned, start=1)}
+        self.achievements += [{"student_id": student_id, "code": award.code, "tier": award.tier,
+                               "earned_at": award.earned_at, "position": order[award.code],
+                               "ruleset_version": version} for award in outcome.achievements]
+        for payload, occurred_at in _events(student_id, state, outcome, version, at):
+            self.emit(uow, payload, occurred_at)
+
+    def emit(self, uow: UnitOfWork, payload: Payload, occurred_at: datetime) -> None:
+        """As `uow.emit`, with the outbox row written in bulk by `write()` (same transaction)."""
+        event = make_event(payload, producer=uow.producer, occurred_at=occurred_at)
+        uow.events.append(event)  # the unit of work wakes the outbox relay after the commit
+        self.outbox.append({"event_id": event.id, "type": event.type, "body": event.model_dump(mode="json"),
+                            "created_at": utcnow()})
+
+    async def write(self, uow: UnitOfWork, on_awards: OnAwards | None) -> None:
+        """Bulk-write the rows (executemany: each statement compiled once, whatever the count)."""
+        session = uow.session
+        if self.facts:
+            await session.execute(upsert(session, FactRow.__table__).on_conflict_do_nothing(), self.facts)
+        if self.ledger:
+            await session.execute(insert(XpEntry.__table__), self.ledger)
+        if self.achievements:
+            await session.execute(insert(EarnedAchievement.__table__), self.achievements)
+        if self.outbox:
+            await session.execute(insert(OutboxMessage.__table__), self.outbox)
+        if self.states:
+            now = utcnow()
+            await session.execute(SAVE_STATE, [
+                {"id": student_id, "state": state.to_dict(), "ruleset_version": state.ruleset_version,
+                 "updated_at": now} for student_id, state in self.states.items()])
+        if self.outcomes:
+            sa_event.listen(session.sync_session, "after_commit",
+                            lambda _session: self.committed(on_awards), once=True)
+
+    def committed(self, on_awards: OnAwards | None) -> None:
+        """After the commit: count the business metrics and hand the XP awards (student, amount,
+        when) to `on_awards` (the leaderboards, a coroutine function) in a task of its own."""
+        outcomes = [outcome for found in self.outcomes.values() for outcome in found]
+        metrics.count(outcomes)
+        awards = [(student_id, award.amount, award.occurred_at)
+                  for student_id, found in self.outcomes.items() for outcome in found for award in outcome.xp_awards]
+        if on_awards and awards:
+            task = asyncio.get_running_loop().create_task(on_awards(awards))
+            _tasks.add(task)
+            task.add_done_callback(_tasks.discard)
+
+
+def _events(student_id: uuid.UUID, state: StudentState, outcome: Outcome, version: int,
+            at: datetime) -> list[tuple[Payload, datetime]]:
+    """`xp.earned` for every award, `achievement.earned` for each achievement, one `student.level_up`."""
+    events: list[tuple[Payload, datetime]] = [
+        (XpEarned(student_id=student_id, amount=award.amount, source=award.source,
+                  source_event_id=award.source_event_id, total_xp=award.total_xp, rule=award.rule),
+         award.occurred_at) for award in outcome.xp_awards]
+    events += [(AchievementEarned(student_id=student_id, code=earned.code, title=earned.title, tier=earned.tier,
+                                  earned_at=earned.earned_at, titles=earned.titles, xp_reward=earned.xp_reward,
+                                  ruleset_version=version), earned.earned_at) for earned in outcome.achievements]
+    if outcome.level_change:
+        old, new = outcome.level_change
+        events.append((StudentLevelUp(student_id=student_id, old_level=old, new_level=new, xp=state.total_xp), at))
+    return events
+
+
+_tasks: set[asyncio.Task] = set()
+
+
+async def settle() -> None:
+    """Wait for the leaderboard updates started so far (commands, tests)."""
+    while _tasks:
+        await asyncio.gather(*list(_tasks), return_exceptions=True)
