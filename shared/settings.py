@@ -23,7 +23,8 @@ class MissingSecret(RuntimeError):
 class Settings(BaseSettings):
     """Settings every process shares. Services subclass it for their own knobs."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True,
+                                      env_ignore_empty=True)
 
     environment: Literal["local", "test", "production"] = "local"
     mode: Literal["embedded", "mesh"] = Field("embedded", alias="REPITBOT_MODE")
