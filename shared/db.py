@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, MetaData, event
+from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -13,6 +14,25 @@ from sqlalchemy.orm import DeclarativeBase
 from shared.events import Event, Payload, make_event
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+class UtcDateTime(TypeDecorator):
+    """An aware datetime stored in UTC and read back aware on every database (SQLite drops it)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

@@ -8,40 +8,19 @@ express them portably, so they live in the migration. See `service.py` for the S
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, Integer, String, Text, Uuid
+from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
 from services.lesson.domain import LessonLifecycle, LessonStatus
-from shared.db import Base, JSONType, new_metadata
+from shared.db import Base, JSONType, UtcDateTime, new_metadata
 from shared.events import utcnow
 
 
 class LessonBase(Base):
     __abstract__ = True
     metadata = new_metadata()
-
-
-class UtcDateTime(TypeDecorator):
-    """An aware datetime stored in UTC and read back aware on every database (SQLite drops it)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are not stored")
-        return value.astimezone(timezone.utc)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 class Lesson(LessonLifecycle, LessonBase):

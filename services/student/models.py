@@ -3,14 +3,12 @@ and the read models it learns from other services' events (people, links, materi
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
-from shared.db import Base, JSONType, new_metadata
+from shared.db import Base, JSONType, UtcDateTime, new_metadata
 from shared.events import utcnow
 
 SERIAL = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER keys only
@@ -19,25 +17,6 @@ SERIAL = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements I
 class StudentBase(Base):
     __abstract__ = True
     metadata = new_metadata()
-
-
-class UtcDateTime(TypeDecorator):
-    """An aware datetime stored in UTC and read back aware on every database (SQLite drops it)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are not stored")
-        return value.astimezone(timezone.utc)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 # --- progress ---------------------------------------------------------------------------

@@ -1,7 +1,16 @@
 """The one alembic environment: the connection and the metadata come from the caller."""
 from alembic import context
 
+from shared.db import UtcDateTime
 from shared.outbox import MessagingBase
+
+
+def render_item(kind, obj, autogen_context):
+    """Shared column types are written as the plain SQLAlchemy type they store."""
+    if kind == "type" and isinstance(obj, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
 
 config = context.config
 connection = config.attributes["connection"]
@@ -10,6 +19,7 @@ context.configure(
     target_metadata=[config.attributes["target_metadata"], MessagingBase.metadata],
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    render_item=render_item,
 )
 with context.begin_transaction():
     context.run_migrations()
