@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from shared import metrics
 from shared.auth import require_roles
 from shared.errors import NotFound
 
@@ -37,9 +37,8 @@ async def reset_breaker(service: str, request: Request) -> dict[str, Any]:
     return {"service": service, "breaker": breakers.describe(service)}
 
 
-@router.get("/gateway/metrics", tags=["gateway"], summary="Prometheus metrics of the gateway")
-def gateway_metrics() -> Response:
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+router.add_api_route("/gateway/metrics", metrics.metrics, methods=["GET"], tags=["gateway"],
+                     summary="Prometheus metrics of the gateway")
 
 
 @router.get("/openapi.json", include_in_schema=False)

@@ -12,7 +12,7 @@ from api_gateway import api
 from api_gateway.gateway import Gateway
 from api_gateway.proxy import ProxyMiddleware
 from api_gateway.settings import GatewaySettings
-from shared import health
+from shared import health, metrics
 from shared.errors import install_problem_handlers
 from shared.http import RequestContextMiddleware
 from shared.logs import configure_logging
@@ -52,4 +52,5 @@ def create_app(settings: GatewaySettings | None = None, runtime: Runtime | None 
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(api.router)
+    app.include_router(metrics.router)          # /metrics, as on every process
     return app

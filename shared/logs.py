@@ -31,6 +31,7 @@ def configure_logging(level: str = "INFO", *, json_output: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiormq", "aio_pika", "httpx", "httpcore", "sqlalchemy.engine", "aiosqlite", "asyncio"):
+    for noisy in ("aiormq", "aio_pika", "httpx", "httpcore", "sqlalchemy.engine", "aiosqlite", "asyncio",
+                  "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").disabled = True
