@@ -68,23 +68,26 @@ def _cmd_serve(args: argparse.Namespace) -> None:
 
 
 def _cmd_mesh(_: argparse.Namespace) -> None:
-    lines = [f"{name}: repitbot serve {name}" for name in SERVICE_NAMES] + ["gateway: repitbot serve gateway"]
+    serve = f"{sys.executable} -m repitbot.cli serve"
+    lines = [f"{name}: {serve} {name}" for name in (*SERVICE_NAMES, "gateway")]
     with tempfile.NamedTemporaryFile("w", suffix=".Procfile", delete=False) as procfile:
         procfile.write("\n".join(lines) + "\n")
     os.environ.setdefault("REPITBOT_MODE", "mesh")
-    os.execvp("honcho", ["honcho", "start", "-f", procfile.name, "-d", str(Path.cwd())])
+    os.execv(sys.executable, [sys.executable, "-m", "honcho", "start", "-f", procfile.name,
+                              "-d", str(Path.cwd())])
 
 
 def _cmd_migrate(args: argparse.Namespace) -> None:
     from repitbot.services import service_module
     from shared.db import make_engine
-    from shared.migrations import alembic_config, upgrade
+    from shared.migrations import alembic_config, ensure_database, upgrade
 
     settings = Settings()
 
     async def go() -> None:
         for name in args.services:
             spec = service_module(name).SPEC
+            await ensure_database(settings.database_url_for(name))
             engine = make_engine(settings.database_url_for(name))
             await upgrade(engine, alembic_config(name, spec.versions_dir, spec.metadata))
             await engine.dispose()

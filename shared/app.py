@@ -20,7 +20,7 @@ from shared.errors import install_problem_handlers
 from shared.http import RequestContextMiddleware
 from shared.inbox import Consumer, Handlers
 from shared.logs import configure_logging
-from shared.migrations import alembic_config, upgrade
+from shared.migrations import alembic_config, ensure_database, upgrade
 from shared.outbox import OutboxRelay
 from shared.runtime import Runtime, make_runtime
 from shared.settings import Settings
@@ -62,6 +62,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings, runtime: Runtime |
         url = settings.database_url_for(spec.name)
         if url.startswith("sqlite"):
             settings.var_dir.mkdir(parents=True, exist_ok=True)
+        await ensure_database(url)
         engine = make_engine(url, pool_size=settings.database_pool_size)
         await upgrade(engine, alembic_config(spec.name, spec.versions_dir, spec.metadata))
         session_factory = async_sessionmaker(engine, expire_on_commit=False)

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+import asyncpg
 from sqlalchemy import MetaData, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 ENV_DIR = Path(__file__).parent / "alembic"
@@ -20,6 +22,24 @@ def alembic_config(service: str, versions_dir: Path, metadata: MetaData) -> Conf
     config.attributes["target_metadata"] = metadata
     config.attributes["service"] = service
     return config
+
+
+async def ensure_database(url: str) -> None:
+    """Create the service's PostgreSQL database when it does not exist yet (needs CREATEDB)."""
+    target = make_url(url)
+    if not target.drivername.startswith("postgresql"):
+        return
+    server = dict(host=target.host, port=target.port or 5432, user=target.username,
+                  password=target.password, database="postgres")
+    conn = await asyncpg.connect(**server)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", target.database):
+            try:
+                await conn.execute(f'CREATE DATABASE "{target.database}"')
+            except asyncpg.DuplicateDatabaseError:
+                pass                      # another instance created it at the same moment
+    finally:
+        await conn.close()
 
 
 async def upgrade(engine: AsyncEngine, config: Config) -> None:
