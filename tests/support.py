@@ -51,6 +51,33 @@ async def running(app: FastAPI, base_url: str = "http://testserver") -> AsyncIte
             yield client
 
 
+@contextlib.asynccontextmanager
+async def tapped(amqp_url: str, *routing_keys: str) -> AsyncIterator[list[Any]]:
+    """Every message published on the platform exchange under these keys while the block runs,
+    collected (acknowledged) by a queue of the test's own."""
+    import aio_pika
+
+    from shared.events import EXCHANGE
+
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
+        for key in routing_keys:
+            await queue.bind(exchange, routing_key=key)
+        messages: list[Any] = []
+
+        async def keep(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            await message.ack()
+            messages.append(message)
+
+        await queue.consume(keep)
+        yield messages
+    finally:
+        await connection.close()
+
+
 def mesh_settings_env(servers: Any, database_url: str) -> dict[str, str]:
     """Environment for a service in mesh mode against the test servers."""
     return {**servers.env(), "REPITBOT_MODE": "mesh", "DATABASE_URL": database_url,

@@ -1,14 +1,13 @@
 """A person registers, logs in and sees who they are, through the gateway, in both run modes."""
-import asyncio
 import uuid
 
-import aio_pika
 import httpx
 import pytest
 
-from shared.events import EXCHANGE, Event
+from shared.events import Event
 from tests.e2e.conftest import register_and_login
 from tests.mesh import Mesh
+from tests.support import eventually, tapped
 
 PASSWORD = "correct horse battery staple"
 
@@ -68,27 +67,20 @@ async def test_register_login_and_me_through_the_gateway_in_mesh_mode(mesh):
 
 
 async def test_user_created_reaches_a_consumer_on_rabbitmq_with_the_request_correlation_id(mesh, servers):
-    connection = await aio_pika.connect_robust(servers.rabbitmq_url)
-    async with connection:
-        channel = await connection.channel()
-        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-        queue = await channel.declare_queue(exclusive=True)
-        await queue.bind(exchange, routing_key="user.created")
-        correlation_id = f"signup-{uuid.uuid4().hex}"
-        email = f"ivan-{uuid.uuid4().hex[:6]}@example.org"
+    correlation_id = f"signup-{uuid.uuid4().hex}"
+    email = f"ivan-{uuid.uuid4().hex[:6]}@example.org"
+    async with tapped(servers.rabbitmq_url, "user.created") as messages:
         async with httpx.AsyncClient(base_url=mesh.gateways[0].url, timeout=10) as client:
             response = await client.post("/auth/register", headers={"X-Correlation-ID": correlation_id}, json={
                 "email": email, "password": PASSWORD, "full_name": "Иван", "role": "teacher"})
         assert response.status_code == 201
         assert response.headers["x-correlation-id"] == correlation_id
 
-        async with queue.iterator() as messages:
-            async with asyncio.timeout(15):
-                async for message in messages:
-                    async with message.process():
-                        event = Event.model_validate_json(message.body)
-                        if event.payload.get("email") == email:
-                            break
+        async def arrived():
+            return next((m for m in messages if Event.model_validate_json(m.body).payload.get("email") == email),
+                        None)
+        message = await eventually(arrived, timeout=15)
+    event = Event.model_validate_json(message.body)
     assert event.correlation_id == correlation_id
     assert message.correlation_id == correlation_id
     assert event.producer == "user"

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import aio_pika
 import pytest
 
 from services.lesson.app import create_app
 from services.lesson.settings import LessonSettings
-from shared.events import EXCHANGE
 from shared.rabbit import RabbitBus
 from tests.integration.lesson.world import LessonWorld, Tap
-from tests.support import TestKeys, mesh_runtime, running
+from tests.support import TestKeys, mesh_runtime, running, tapped
 
 
 @pytest.fixture
@@ -39,19 +37,5 @@ async def world(servers, fresh_database, tmp_path) -> AsyncIterator[LessonWorld]
 
 @pytest.fixture
 async def tap(servers) -> AsyncIterator[Tap]:
-    connection = await aio_pika.connect_robust(servers.rabbitmq_url)
-    channel = await connection.channel()
-    exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-    queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
-    await queue.bind(exchange, routing_key="lesson.#")
-    tap = Tap()
-
-    async def keep(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        await message.ack()
-        tap.messages.append(message)
-
-    await queue.consume(keep)
-    try:
-        yield tap
-    finally:
-        await connection.close()
+    async with tapped(servers.rabbitmq_url, "lesson.#") as messages:
+        yield Tap(messages)

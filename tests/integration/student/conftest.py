@@ -10,15 +10,13 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 
-import aio_pika
 import pytest
 
 from services.student.app import create_app
 from services.student.settings import StudentSettings
-from shared.events import EXCHANGE
 from shared.rabbit import RabbitBus
 from tests.integration.student.world import StudentWorld, Tap
-from tests.support import TestKeys, mesh_runtime, running
+from tests.support import TestKeys, mesh_runtime, running, tapped
 
 
 def student_settings(servers, database_url: str, **extra) -> StudentSettings:
@@ -57,20 +55,5 @@ async def world(servers, fresh_database, start_student_service) -> AsyncIterator
 
 @pytest.fixture
 async def tap(servers) -> AsyncIterator[Tap]:
-    connection = await aio_pika.connect_robust(servers.rabbitmq_url)
-    channel = await connection.channel()
-    exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-    queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
-    for key in ("xp.earned", "student.level_up", "achievement.earned"):
-        await queue.bind(exchange, routing_key=key)
-    tap = Tap()
-
-    async def keep(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        await message.ack()
-        tap.messages.append(message)
-
-    await queue.consume(keep)
-    try:
-        yield tap
-    finally:
-        await connection.close()
+    async with tapped(servers.rabbitmq_url, "xp.earned", "student.level_up", "achievement.earned") as messages:
+        yield Tap(messages)

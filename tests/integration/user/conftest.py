@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aio_pika
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -16,9 +15,9 @@ from sqlalchemy import func, select
 
 from services.user.app import create_app
 from services.user.settings import UserSettings
-from shared.events import EXCHANGE, Event
+from shared.events import Event
 from shared.outbox import OutboxMessage
-from tests.support import eventually, mesh_runtime, running
+from tests.support import eventually, mesh_runtime, running, tapped
 
 PASSWORD = "correct horse battery staple"
 BOT_TOKEN = "bot-token-for-tests"
@@ -116,8 +115,15 @@ async def service(start_user_service) -> AsyncIterator[UserService]:
 class Tap:
     """Events received by a queue of our own bound on the platform exchange."""
 
-    events: list[Event] = field(default_factory=list)
-    amqp_correlation_ids: dict[str, str | None] = field(default_factory=dict)
+    messages: list[Any] = field(default_factory=list)
+
+    @property
+    def events(self) -> list[Event]:
+        return [Event.model_validate_json(m.body) for m in self.messages]
+
+    @property
+    def amqp_correlation_ids(self) -> dict[str, str | None]:
+        return {str(m.message_id): m.correlation_id for m in self.messages}
 
     def of(self, event_type: str, **payload: Any) -> list[Event]:
         return [e for e in self.events if e.type == event_type
@@ -126,20 +132,5 @@ class Tap:
 
 @pytest.fixture
 async def tap(servers) -> AsyncIterator[Tap]:
-    connection = await aio_pika.connect_robust(servers.rabbitmq_url)
-    channel = await connection.channel()
-    exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-    queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
-    await queue.bind(exchange, routing_key="user.#")
-    tap = Tap()
-
-    async def keep(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        await message.ack()
-        tap.events.append(Event.model_validate_json(message.body))
-        tap.amqp_correlation_ids[str(message.message_id)] = message.correlation_id
-
-    await queue.consume(keep)
-    try:
-        yield tap
-    finally:
-        await connection.close()
+    async with tapped(servers.rabbitmq_url, "user.#") as messages:
+        yield Tap(messages)
