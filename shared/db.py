@@ -7,8 +7,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 
 from shared.events import Event, Payload, make_event
@@ -73,6 +79,12 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def insert_for(session: AsyncSession, table: Any) -> Any:
+    """An INSERT with the ON CONFLICT clauses of the session's database (PostgreSQL or SQLite)."""
+    dialect = session.bind.dialect.name if session.bind else "postgresql"
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 class UnitOfWork:

@@ -6,11 +6,10 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import context, metrics
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, insert_for
 from shared.events import Event
 from shared.outbox import InboxEntry
 
@@ -39,10 +38,8 @@ class Handlers:
 
 async def claim(session: AsyncSession, event_id: object, handler: str) -> bool:
     """Insert the inbox row; False when this handler already processed the event."""
-    dialect = session.bind.dialect.name if session.bind else "postgresql"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     result = await session.execute(
-        insert(InboxEntry).values(event_id=event_id, handler=handler).on_conflict_do_nothing())
+        insert_for(session, InboxEntry).values(event_id=event_id, handler=handler).on_conflict_do_nothing())
     return result.rowcount == 1
 
 

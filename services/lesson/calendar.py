@@ -41,7 +41,7 @@ async def issue_feed(uow: UnitOfWork, owner: FeedOwner, base_url: str) -> str:
     """A new feed URL for the user; any earlier URL stops working."""
     token = secrets.token_urlsafe(32)
     async with uow:
-        stmt = roster.dialect_insert(uow.session, CalendarFeed).values(
+        stmt = roster.insert_for(uow.session, CalendarFeed).values(
             user_id=owner.user_id, role=owner.role, token_hash=_hash(token), created_at=utcnow())
         await uow.session.execute(stmt.on_conflict_do_update(
             index_elements=["user_id"], set_={"role": stmt.excluded.role, "token_hash": stmt.excluded.token_hash,

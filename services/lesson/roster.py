@@ -12,27 +12,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.lesson.domain import zone
 from services.lesson.models import KnownUser, ParentLink, TeacherLink
+from shared.db import insert_for
 from shared.events import utcnow
 
 FIELD_LENGTHS = {"role": 20, "full_name": 200, "timezone": 64}  # what the read model keeps
-
-
-def dialect_insert(session: AsyncSession, table: Any) -> Any:
-    """An INSERT with the ON CONFLICT clauses of the session's database (PostgreSQL or SQLite)."""
-    dialect = session.bind.dialect.name if session.bind else "postgresql"
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 async def record_user(session: AsyncSession, user_id: uuid.UUID, fields: dict[str, Any], *,
                       overwrite: bool) -> None:
     """Store what an event says about a user; `overwrite=False` keeps fields already known."""
     values = {k: str(v)[:FIELD_LENGTHS[k]] for k, v in fields.items() if k in FIELD_LENGTHS and v is not None}
-    stmt = dialect_insert(session, KnownUser).values(id=user_id, updated_at=utcnow(), **values)
+    stmt = insert_for(session, KnownUser).values(id=user_id, updated_at=utcnow(), **values)
     if overwrite:
         changes = {k: getattr(stmt.excluded, k) for k in values}
     else:
@@ -43,13 +37,13 @@ async def record_user(session: AsyncSession, user_id: uuid.UUID, fields: dict[st
 
 
 async def link_teacher(session: AsyncSession, teacher_id: uuid.UUID, student_id: uuid.UUID) -> None:
-    await session.execute(dialect_insert(session, TeacherLink)
+    await session.execute(insert_for(session, TeacherLink)
                           .values(teacher_id=teacher_id, student_id=student_id, linked_at=utcnow())
                           .on_conflict_do_nothing())
 
 
 async def link_parent(session: AsyncSession, parent_id: uuid.UUID, student_id: uuid.UUID) -> None:
-    await session.execute(dialect_insert(session, ParentLink)
+    await session.execute(insert_for(session, ParentLink)
                           .values(parent_id=parent_id, student_id=student_id, linked_at=utcnow())
                           .on_conflict_do_nothing())
 

@@ -5,20 +5,15 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notification.channels import Recipient
 from services.notification.domain import is_valid_timezone, normalise_locale
 from services.notification.models import BalanceMark, Contact, Homework, Link
+from shared.db import insert_for
 from shared.events import UserCreated
 
 _CONTACT_FIELDS = ("role", "full_name", "email", "locale", "timezone")
-
-
-def insert_for(session: AsyncSession, table: Any) -> Any:
-    dialect = session.bind.dialect.name if session.bind else "postgresql"
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def _contact_values(fields: dict[str, Any]) -> dict[str, Any]:

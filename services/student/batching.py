@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
-from services.student.people import upsert
+from shared.db import insert_for
 from shared import metrics
 from shared.db import UnitOfWork
 from shared.events import Event
@@ -110,5 +110,5 @@ async def claim_all(uow: UnitOfWork, event_ids: list[Any], handler: str) -> set[
     rows = [{"event_id": event_id, "handler": handler} for event_id in sorted(set(event_ids), key=str)]
     inbox = InboxEntry.__table__
     inserted = await uow.session.execute(
-        upsert(uow.session, inbox).on_conflict_do_nothing().returning(inbox.c.event_id), rows)
+        insert_for(uow.session, inbox).on_conflict_do_nothing().returning(inbox.c.event_id), rows)
     return set(inserted.scalars())

@@ -13,13 +13,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.student.models import (KnownUser, Material, ParentLink, StudentStateRow, StudiedMaterial,
                                      TeacherLink, UserTimezone)
 from services.student.state import zone
 from shared.auth import Principal
+from shared.db import insert_for
 from shared.events import utcnow
 
 log = logging.getLogger(__name__)
@@ -28,12 +28,6 @@ DEFAULT_TIMEZONE = "Europe/Moscow"
 SINCE_ALWAYS = datetime(1970, 1, 1, tzinfo=timezone.utc)  # the zone given at registration
 FIELD_LENGTHS = {"role": 20, "full_name": 200, "locale": 10}
 ZoneHistory = list[tuple[datetime, str]]  # (effective_from, zone), oldest first
-
-
-def upsert(session: AsyncSession, table: Any) -> Any:
-    """An INSERT with the ON CONFLICT clauses of the session's database (PostgreSQL or SQLite)."""
-    dialect = session.bind.dialect.name if session.bind else "postgresql"
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def valid_zone(name: Any) -> str | None:
@@ -48,7 +42,7 @@ async def record_user(session: AsyncSession, user_id: uuid.UUID, fields: dict[st
                       overwrite: bool) -> None:
     """Store what an event says about a user; `overwrite=False` keeps the fields already known."""
     values = {k: str(v)[:FIELD_LENGTHS[k]] for k, v in fields.items() if k in FIELD_LENGTHS and v is not None}
-    stmt = upsert(session, KnownUser).values(id=user_id, updated_at=utcnow(), **values)
+    stmt = insert_for(session, KnownUser).values(id=user_id, updated_at=utcnow(), **values)
     if overwrite:
         changes = {k: getattr(stmt.excluded, k) for k in values}
     else:
@@ -64,7 +58,7 @@ async def record_timezone(session: AsyncSession, user_id: uuid.UUID, name: Any,
     if tz is None:
         log.warning("ignoring unknown time zone %r for user %s", name, user_id)
         return
-    stmt = upsert(session, UserTimezone).values(user_id=user_id, effective_from=effective_from, timezone=tz)
+    stmt = insert_for(session, UserTimezone).values(user_id=user_id, effective_from=effective_from, timezone=tz)
     await session.execute(stmt.on_conflict_do_update(
         index_elements=["user_id", "effective_from"], set_={"timezone": stmt.excluded.timezone}))
 
@@ -114,13 +108,13 @@ async def names_of(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> dict
 
 # --- links -------------------------------------------------------------------------------
 async def link_teacher(session: AsyncSession, teacher_id: uuid.UUID, student_id: uuid.UUID) -> None:
-    await session.execute(upsert(session, TeacherLink)
+    await session.execute(insert_for(session, TeacherLink)
                           .values(teacher_id=teacher_id, student_id=student_id, linked_at=utcnow())
                           .on_conflict_do_nothing())
 
 
 async def link_parent(session: AsyncSession, parent_id: uuid.UUID, student_id: uuid.UUID) -> None:
-    await session.execute(upsert(session, ParentLink)
+    await session.execute(insert_for(session, ParentLink)
                           .values(parent_id=parent_id, student_id=student_id, linked_at=utcnow())
                           .on_conflict_do_nothing())
 
@@ -160,13 +154,13 @@ async def record_material(session: AsyncSession, material_id: uuid.UUID, fields:
     values = {"teacher_id": fields["teacher_id"], "subject": str(fields["subject"])[:200],
               "title": (str(fields["title"])[:300] if fields.get("title") else None),
               "grade_level": fields.get("grade_level"), "visibility": fields["visibility"]}
-    stmt = upsert(session, Material).values(id=material_id, uploaded_at=uploaded_at, **values)
+    stmt = insert_for(session, Material).values(id=material_id, uploaded_at=uploaded_at, **values)
     await session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
 
 
 async def record_studied(session: AsyncSession, student_id: uuid.UUID, material_id: uuid.UUID,
                          studied_at: datetime) -> None:
-    await session.execute(upsert(session, StudiedMaterial)
+    await session.execute(insert_for(session, StudiedMaterial)
                           .values(student_id=student_id, material_id=material_id, studied_at=studied_at)
                           .on_conflict_do_nothing())
 

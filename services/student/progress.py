@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.student import metrics
 from services.student.engine import Fact, Outcome, StudentState
 from services.student.models import EarnedAchievement, FactRow, StudentStateRow, XpEntry
-from services.student.people import upsert
+from shared.db import insert_for
 from shared.db import UnitOfWork
 from shared.events import AchievementEarned, Payload, StudentLevelUp, XpEarned, make_event, utcnow
 from shared.outbox import OutboxMessage
@@ -38,7 +38,7 @@ async def lock_states(session: AsyncSession, student_ids: Iterable[uuid.UUID]) -
     missing = [student_id for student_id in ids if student_id not in found]
     if missing:
         empty = StudentState().to_dict()
-        await session.execute(upsert(session, StudentStateRow).values(
+        await session.execute(insert_for(session, StudentStateRow).values(
             [{"student_id": s, "state": empty, "updated_at": utcnow()} for s in missing]).on_conflict_do_nothing())
         found.update(await _locked(session, missing))
     return {student_id: StudentState.from_dict(found[student_id]) for student_id in ids}
@@ -123,7 +123,7 @@ class Changes:
         """Bulk-write the rows (executemany: each statement compiled once, whatever the count)."""
         session = uow.session
         if self.facts:
-            await session.execute(upsert(session, FactRow.__table__).on_conflict_do_nothing(), self.facts)
+            await session.execute(insert_for(session, FactRow.__table__).on_conflict_do_nothing(), self.facts)
         if self.ledger:
             await session.execute(insert(XpEntry.__table__), self.ledger)
         if self.achievements:

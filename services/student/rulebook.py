@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.student.levels import LevelCurve
 from services.student.models import RuleSetVersion
-from services.student.people import upsert
+from shared.db import insert_for
 from services.student.ruleset import RuleSet, load_default_ruleset, parse_ruleset
 from services.student.settings import StudentSettings
 
@@ -62,7 +62,7 @@ class RuleBook:
 async def seed_default(session: AsyncSession) -> None:
     """Store the shipped rule set as version 1 when no version is stored (idempotent, race-safe)."""
     default = load_default_ruleset()
-    await session.execute(upsert(session, RuleSetVersion)
+    await session.execute(insert_for(session, RuleSetVersion)
                           .values(version=1, document={**default.to_dict(), "version": 1}, created_by=None)
                           .on_conflict_do_nothing())
 
