@@ -1,10 +1,21 @@
-"""Idempotent consumers: each handler runs in one transaction with its inbox row."""
+"""Idempotent consumers that write in batches.
+
+Every (event, handler) pair has an inbox row, written in the same transaction as what the handler
+does, so a redelivered event changes nothing. The events that arrive while one batch is being
+written form the next batch, handled in one transaction: a transaction costs a handful of
+statements and a commit whatever it holds, so batching is what lets a consumer keep up with the
+bus. At low load a batch is one event and nothing waits. Each delivery is acknowledged only after
+the commit that holds it; when a batch fails, its events are retried one transaction each, so a
+bad event fails (and is retried, then parked by the bus) alone.
+"""
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,13 +27,15 @@ from shared.outbox import InboxEntry
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[UnitOfWork, Event], Awaitable[None]]
+BatchHandler = Callable[[UnitOfWork, list[Event]], Awaitable[None]]
 
 
 class Handlers:
-    """The event handlers of one service, by event type."""
+    """The event handlers of one service, by event type: per event, or per batch of events."""
 
     def __init__(self) -> None:
         self.by_type: dict[str, list[EventHandler]] = defaultdict(list)
+        self.batch_by_type: dict[str, list[BatchHandler]] = defaultdict(list)
 
     def on(self, *event_types: str) -> Callable[[EventHandler], EventHandler]:
         def register(fn: EventHandler) -> EventHandler:
@@ -31,49 +44,131 @@ class Handlers:
             return fn
         return register
 
+    def on_batch(self, *event_types: str) -> Callable[[BatchHandler], BatchHandler]:
+        """`fn(uow, events)` gets the new events of these types in a batch, in arrival order, at once."""
+        def register(fn: BatchHandler) -> BatchHandler:
+            for event_type in event_types:
+                self.batch_by_type[event_type].append(fn)
+            return fn
+        return register
+
     @property
     def routing_keys(self) -> list[str]:
-        return sorted(self.by_type)
+        return sorted({*self.by_type, *self.batch_by_type})
+
+    def names(self, event_type: str) -> list[str]:
+        return [handler_name(fn) for fn in (*self.by_type.get(event_type, ()),
+                                            *self.batch_by_type.get(event_type, ()))]
 
 
-async def claim(session: AsyncSession, event_id: object, handler: str) -> bool:
-    """Insert the inbox row; False when this handler already processed the event."""
-    result = await session.execute(
-        insert_for(session, InboxEntry).values(event_id=event_id, handler=handler).on_conflict_do_nothing())
-    return result.rowcount == 1
-
-
-def handler_name(fn: EventHandler) -> str:
+def handler_name(fn: Callable[..., Any]) -> str:
     return f"{fn.__module__.rsplit('.', 1)[0]}.{fn.__name__}"
 
 
-class Consumer:
-    """Turns a delivered event into handler calls, each exactly once per event."""
+async def claim(session: AsyncSession, pairs: Iterable[tuple[Any, str]]) -> set[tuple[Any, str]]:
+    """Insert the inbox rows of (event id, handler) pairs; the pairs that were not there yet.
+    Rows go in a fixed order so that two consumers claiming overlapping batches cannot deadlock."""
+    rows = [{"event_id": event_id, "handler": handler} for event_id, handler in sorted(set(pairs), key=str)]
+    if not rows:
+        return set()
+    inbox = InboxEntry.__table__
+    inserted = await session.execute(
+        insert_for(session, inbox).on_conflict_do_nothing().returning(inbox.c.event_id, inbox.c.handler), rows)
+    return {(event_id, handler) for event_id, handler in inserted}
 
-    def __init__(self, service: str, uow_factory: Callable[[], UnitOfWork], handlers: Handlers) -> None:
+
+class Consumer:
+    """The bus's handler: returns once the event's handlers have committed, raises their failure."""
+
+    def __init__(self, service: str, uow_factory: Callable[[], UnitOfWork], handlers: Handlers, *,
+                 max_batch: int = 100) -> None:
         self.service = service
         self._uow_factory = uow_factory
         self._handlers = handlers
+        self._max_batch = max_batch
+        self._waiting: list[tuple[Event, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def __call__(self, event: Event) -> None:
-        context.correlation_id.set(event.correlation_id or context.new_correlation_id())
-        context.causation_id.set(event.id)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((event, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_all(), name=f"{self.service}:inbox")
+        await future
+
+    async def _write_all(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:self._max_batch], self._waiting[self._max_batch:]
+            try:
+                await self._write(batch)
+            except BaseException:
+                for _, future in [*batch, *self._waiting]:
+                    future.cancel()
+                self._waiting = []
+                raise
+
+    async def _write(self, batch: list[tuple[Event, asyncio.Future[None]]]) -> None:
         started = time.perf_counter()
         try:
-            for fn in self._handlers.by_type.get(event.type, []):
-                await self._run(fn, event)
-        except Exception:
+            fresh = await self._transaction([event for event, _ in batch])
+        except Exception as exc:  # boundary: the consumer loop
+            if len(batch) > 1:
+                log.warning("a batch of %d events failed (%s); retrying them one by one", len(batch), exc)
+                for item in batch:
+                    await self._write([item])
+                return
+            event, future = batch[0]
             metrics.EVENTS_FAILED.labels(self.service, event.type).inc()
             log.exception("handler failed for %s %s", event.type, event.id)
-            raise
-        finally:
-            metrics.HANDLER_LATENCY.labels(self.service, event.type).observe(time.perf_counter() - started)
+            if not future.done():
+                future.set_exception(exc)
+            return
+        elapsed = time.perf_counter() - started
+        metrics.CONSUMER_BATCH_SIZE.labels(self.service).observe(len(batch))
+        for (event, future), new in zip(batch, fresh):
+            metrics.EVENTS_CONSUMED.labels(self.service, event.type, "processed" if new else "duplicate").inc()
+            metrics.HANDLER_LATENCY.labels(self.service, event.type).observe(elapsed)
+            if not future.done():
+                future.set_result(None)
 
-    async def _run(self, fn: EventHandler, event: Event) -> None:
+    async def _transaction(self, events: list[Event]) -> list[bool]:
+        """One transaction: claim every (event, handler) pair, run the handlers of the pairs claimed
+        now (per-event handlers in arrival order, then each batch handler once), commit.
+        For each event, whether it had new work (False for a duplicate, even within the batch)."""
         async with self._uow_factory() as uow:
-            if not await claim(uow.session, event.id, handler_name(fn)):
-                metrics.EVENTS_CONSUMED.labels(self.service, event.type, "duplicate").inc()
-                return
-            await fn(uow, event)
+            claimed = await claim(uow.session, [(event.id, name) for event in events
+                                                for name in self._handlers.names(event.type)])
+            fresh: list[bool] = []
+            batches: dict[BatchHandler, list[Event]] = {}
+            for event in events:
+                new = False
+                for fn in self._handlers.by_type.get(event.type, ()):
+                    if _take(claimed, event, fn):
+                        new = True
+                        _enter(event)
+                        await fn(uow, event)
+                for fn in self._handlers.batch_by_type.get(event.type, ()):
+                    if _take(claimed, event, fn):
+                        new = True
+                        batches.setdefault(fn, []).append(event)
+                fresh.append(new)
+            for fn, batch in batches.items():
+                await fn(uow, batch)
             await uow.commit()
-        metrics.EVENTS_CONSUMED.labels(self.service, event.type, "processed").inc()
+        return fresh
+
+
+def _take(claimed: set[tuple[Any, str]], event: Event, fn: Callable[..., Any]) -> bool:
+    """Whether this handler is to see this event: its pair was claimed in this transaction and is
+    taken now (so the second copy of an event in the same batch is a duplicate)."""
+    pair = (event.id, handler_name(fn))
+    if pair not in claimed:
+        return False
+    claimed.discard(pair)
+    return True
+
+
+def _enter(event: Event) -> None:
+    """What the handler logs and emits carries the event's correlation ID and is caused by it."""
+    context.correlation_id.set(event.correlation_id or context.new_correlation_id())
+    context.causation_id.set(event.id)

@@ -21,6 +21,9 @@ EVENTS_DEAD_LETTERED = Counter(
 HANDLER_LATENCY = Histogram(
     "repitbot_event_handler_duration_seconds", "Event handler latency", ["service", "type"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+CONSUMER_BATCH_SIZE = Histogram(
+    "repitbot_consumer_batch_size", "Events handled in one consumer transaction", ["service"],
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500))
 OUTBOX_BACKLOG = Gauge(
     "repitbot_outbox_backlog", "Outbox rows not yet published", ["service"])
 OUTBOX_OLDEST_AGE = Gauge(

@@ -72,8 +72,8 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         async with self._session_factory() as session, session.begin():
-            rows = (await session.scalars(
-                select(OutboxMessage)
+            rows = (await session.execute(
+                select(OutboxMessage.id, OutboxMessage.type, OutboxMessage.body)
                 .where(OutboxMessage.published_at.is_(None))
                 .order_by(OutboxMessage.id)
                 .limit(self._batch_size)
@@ -81,7 +81,7 @@ class OutboxRelay:
             )).all()
             if not rows:
                 return 0
-            await self._bus.publish([Event.model_validate(row.body) for row in rows])
+            await self._bus.publish_envelopes([row.body for row in rows])
             await session.execute(
                 update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))
                 .values(published_at=utcnow()))

@@ -3,8 +3,11 @@ publisher confirms, a delivery limit and a dead-letter queue that keeps the fail
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
@@ -66,9 +69,12 @@ class RabbitBus:
             self._connection = None
 
     async def publish(self, events: Sequence[Event]) -> None:
+        await self.publish_envelopes([event.model_dump(mode="json") for event in events])
+
+    async def publish_envelopes(self, envelopes: Sequence[dict[str, Any]]) -> None:
         await self.start()
         assert self._exchange is not None
-        await asyncio.gather(*(self._exchange.publish(_message(e), routing_key=e.type) for e in events))
+        await asyncio.gather(*(self._exchange.publish(_message(e), routing_key=e["type"]) for e in envelopes))
 
     async def subscribe(self, queue: str, routing_keys: Sequence[str], handler: Handler) -> None:
         await self.start()
@@ -142,16 +148,17 @@ class RabbitBus:
         return count
 
 
-def _message(event: Event) -> aio_pika.Message:
+def _message(envelope: dict[str, Any]) -> aio_pika.Message:
+    """The AMQP message of an envelope (as `Event.model_dump(mode="json")` gives it)."""
     return aio_pika.Message(
-        event.model_dump_json().encode(),
-        message_id=str(event.id),
-        correlation_id=event.correlation_id,
-        type=event.type,
+        json.dumps(envelope, separators=(",", ":")).encode(),
+        message_id=envelope["id"],
+        correlation_id=envelope.get("correlation_id"),
+        type=envelope["type"],
         content_type="application/json",
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        timestamp=event.occurred_at,
-        headers={"causation_id": str(event.causation_id) if event.causation_id else None},
+        timestamp=datetime.fromisoformat(envelope["occurred_at"]),
+        headers={"causation_id": envelope.get("causation_id")},
     )
 
 

@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     rabbitmq_password: SecretStr | None = None
     rabbitmq_vhost: str = "/"
     event_max_attempts: int = 5
-    event_prefetch: int = 64
+    event_prefetch: int = 200        # deliveries in flight per consumer (room for two batches)
+    event_batch_size: int = Field(100, gt=0)  # events a consumer writes in one transaction at most
 
     redis_url: str | None = None
 

@@ -5,15 +5,13 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.student import api, rule_changes
-from services.student.batching import BatchConsumer
-from services.student.handlers import on_learning_events, read_model_handlers
+from services.student.handlers import student_handlers
 from services.student.leaderboards import Leaderboards
 from services.student.models import StudentBase
 from services.student.rulebook import RuleBook, seed_default
 from services.student.service import Gamification
 from services.student.settings import StudentSettings
 from services.student.state import zone
-from services.student.validation import FACT_TYPES
 from shared.app import ServiceSpec, create_service_app
 from shared.inbox import Consumer
 from shared.runtime import Runtime
@@ -24,7 +22,7 @@ QUEUE = "student.events"
 
 async def start_gamification(app: FastAPI) -> None:
     """Seed the rule set when none is stored, load it, set up the leaderboards, and consume
-    `student.events`: learning events in batches, the others one by one."""
+    `student.events` (learning events reach the engine a batch at a time)."""
     settings: StudentSettings = app.state.settings
     async with app.state.uow_factory() as uow:
         await seed_default(uow.session)
@@ -36,16 +34,9 @@ async def start_gamification(app: FastAPI) -> None:
                           zone=zone(settings.platform_timezone), ttl_seconds=settings.leaderboard_ttl_seconds,
                           prefix=settings.leaderboard_key_prefix)
     app.state.game = game = Gamification(book, boards)
-    others = read_model_handlers()
-    app.state.consumer = consumer = BatchConsumer(
-        "student", app.state.uow_factory, lambda uow, events: on_learning_events(uow, game, events),
-        handler_name="services.student.on_learning_events", batched_types=FACT_TYPES,
-        others=Consumer("student", app.state.uow_factory, others), max_batch=settings.fact_batch_size)
-    await app.state.runtime.bus.subscribe(QUEUE, sorted({*FACT_TYPES, *others.routing_keys}), consumer)
-
-
-async def write_fact_batches(app: FastAPI) -> None:
-    await app.state.consumer.run()
+    handlers = student_handlers(game)
+    await app.state.runtime.bus.subscribe(QUEUE, handlers.routing_keys, Consumer(
+        "student", app.state.uow_factory, handlers, max_batch=settings.event_batch_size))
 
 
 async def finish_rule_changes(app: FastAPI) -> None:
@@ -69,7 +60,7 @@ SPEC = ServiceSpec(
     settings_class=StudentSettings,
     routers=[api.router],
     on_startup=[start_gamification],
-    background=[write_fact_batches, finish_rule_changes],
+    background=[finish_rule_changes],
 )
 
 

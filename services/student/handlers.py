@@ -1,20 +1,22 @@
-"""Event handlers: learning events become facts of the gamification engine (in batches);
+"""Event handlers: learning events become facts of the gamification engine (a batch at a time);
 `user.*` and `material.uploaded` keep the read model of people, links and materials."""
 from __future__ import annotations
 
 from services.student import people, service
+from services.student.validation import FACT_TYPES
 from shared.db import UnitOfWork
 from shared.events import Event, MaterialUploaded, ParentLinked, TeacherLinked, UserCreated, UserUpdated
 from shared.inbox import Handlers
 
 
-async def on_learning_events(uow: UnitOfWork, game: service.Gamification, events: list[Event]) -> None:
-    """Lesson, homework, material, payment and dictionary events, a batch at a time (batching.py)."""
-    await service.record_facts(uow, game, events)
-
-
-def read_model_handlers() -> Handlers:
+def student_handlers(game: service.Gamification) -> Handlers:
     handlers = Handlers()
+
+    @handlers.on_batch(*FACT_TYPES)
+    async def on_learning_events(uow: UnitOfWork, events: list[Event]) -> None:
+        """Lesson, homework, material, payment and dictionary events, all of a batch at once."""
+        await service.record_facts(uow, game, events)
+
     handlers.on("user.created")(on_user_created)
     handlers.on("user.updated")(on_user_updated)
     handlers.on("user.teacher_linked")(on_teacher_linked)

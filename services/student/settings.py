@@ -20,4 +20,3 @@ class StudentSettings(Settings):
     rules_refresh_seconds: float = Field(5.0, ge=0)         # how soon another instance's rule change is seen
     retroactive_batch_size: int = Field(200, gt=0)          # students per transaction when rules change
     recommendation_lessons: int = Field(10, gt=0)           # recent lessons whose subjects suggest materials
-    fact_batch_size: int = Field(100, gt=0)                 # learning events written in one transaction at most

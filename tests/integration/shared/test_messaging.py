@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from shared import context
 from shared.bus import PoisonMessage
 from shared.db import UnitOfWork, make_engine
-from shared.events import Event, UserCreated, make_event
+from shared.events import Event, UserCreated, UserUpdated, make_event
 from shared.inbox import Consumer, Handlers
-from shared.outbox import MessagingBase, OutboxMessage, OutboxRelay
+from shared.outbox import InboxEntry, MessagingBase, OutboxMessage, OutboxRelay
 from shared.rabbit import RabbitBus
 from tests.support import eventually
 
@@ -140,7 +140,7 @@ async def test_a_message_that_is_not_an_event_is_parked_at_once(bus):
 class _HangingBus:
     """A broker connection that dies while publishing: the relay process is killed mid-way."""
 
-    async def publish(self, events):
+    async def publish_envelopes(self, envelopes):
         await asyncio.Event().wait()
 
 
@@ -186,6 +186,74 @@ async def test_two_relays_at_once_publish_each_row_once(database, bus):
     assert sum(counts) == 300 and all(counts)
     await eventually(lambda: _async(len(received) == 300), timeout=20)
     assert len({e.id for e in received}) == 300
+
+
+class _CountingUnitOfWork(UnitOfWork):
+    commits = 0
+
+    async def commit(self) -> None:
+        await super().commit()
+        type(self).commits += 1
+
+
+async def test_events_that_arrive_together_are_written_in_one_transaction_and_a_repeated_one_once(database):
+    received: list[Event] = []
+    _CountingUnitOfWork.commits = 0
+    consumer = Consumer("probe", lambda: _CountingUnitOfWork(database, producer="probe"),
+                        _recording_handlers(received), max_batch=100)
+    events = [make_event(_user_created(), producer="user") for _ in range(50)]
+
+    await asyncio.gather(*(consumer(event) for event in [*events, events[7]]))
+
+    assert [e.id for e in received] == [e.id for e in events]
+    assert await _count_hits(database) == 50
+    assert _CountingUnitOfWork.commits <= 2      # 50 one-event transactions without batching
+
+
+async def test_a_failing_event_in_a_batch_fails_alone_and_leaves_no_inbox_row(database):
+    received: list[Event] = []
+    handlers = _recording_handlers(received)
+    events = [make_event(_user_created(), producer="user") for _ in range(20)]
+    bad = events[5]
+
+    @handlers.on("user.created")
+    async def refuse_one(uow: UnitOfWork, event: Event) -> None:
+        if event.id == bad.id:
+            raise RuntimeError("this one is broken")
+
+    consumer = Consumer("probe", lambda: UnitOfWork(database, producer="probe"), handlers)
+    outcomes = await asyncio.gather(*(consumer(event) for event in events), return_exceptions=True)
+
+    assert [type(o).__name__ for o in outcomes if o is not None] == ["RuntimeError"]
+    assert outcomes[5] is not None
+    assert await _count_hits(database) == 19
+    async with database() as session:
+        inbox = {row.event_id for row in await session.scalars(select(InboxEntry))}
+    assert bad.id not in inbox and {e.id for e in events} - {bad.id} <= inbox
+
+
+async def test_a_batch_handler_gets_the_new_events_of_its_types_once_in_arrival_order(database):
+    handlers, per_event, batches = Handlers(), [], []
+
+    @handlers.on("user.created")
+    async def on_created(uow: UnitOfWork, event: Event) -> None:
+        per_event.append(event.id)
+
+    @handlers.on_batch("user.created", "user.updated")
+    async def on_users(uow: UnitOfWork, events: list[Event]) -> None:
+        batches.append([e.id for e in events])
+
+    consumer = Consumer("probe", lambda: UnitOfWork(database, producer="probe"), handlers)
+    seen = make_event(_user_created(), producer="user")
+    await consumer(seen)
+    events = [make_event(_user_created(), producer="user"),
+              make_event(UserUpdated(user_id=uuid.uuid4(), changed={"full_name": "Anna B."}), producer="user"),
+              make_event(_user_created(), producer="user")]
+    await asyncio.gather(*(consumer(e) for e in [*events, seen, events[0]]))
+
+    assert batches == [[seen.id], [e.id for e in events]]
+    assert per_event == [seen.id, events[0].id, events[2].id]
+    assert sorted(handlers.routing_keys) == ["user.created", "user.updated"]
 
 
 async def _async(value):
