@@ -3,13 +3,13 @@ publisher confirms, a delivery limit and a dead-letter queue that keeps the fail
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import aio_pika
+import orjson
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
 
 from shared import metrics
@@ -74,7 +74,9 @@ class RabbitBus:
     async def publish_envelopes(self, envelopes: Sequence[dict[str, Any]]) -> None:
         await self.start()
         assert self._exchange is not None
-        await asyncio.gather(*(self._exchange.publish(_message(e), routing_key=e["type"]) for e in envelopes))
+        # not mandatory: an event nobody subscribes to yet is dropped by the broker, not returned
+        await asyncio.gather(*(self._exchange.publish(_message(e), routing_key=e["type"], mandatory=False)
+                               for e in envelopes))
 
     async def subscribe(self, queue: str, routing_keys: Sequence[str], handler: Handler) -> None:
         await self.start()
@@ -151,7 +153,7 @@ class RabbitBus:
 def _message(envelope: dict[str, Any]) -> aio_pika.Message:
     """The AMQP message of an envelope (as `Event.model_dump(mode="json")` gives it)."""
     return aio_pika.Message(
-        json.dumps(envelope, separators=(",", ":")).encode(),
+        orjson.dumps(envelope),
         message_id=envelope["id"],
         correlation_id=envelope.get("correlation_id"),
         type=envelope["type"],
