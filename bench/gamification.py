@@ -11,7 +11,7 @@
    envelopes to the exchange as the lesson service would, and listens for the `xp.earned` each one
    leads to. Measured: sustained events/s of a burst of `--events` (committed: facts in the
    database; relayed: `xp.earned` back on the bus), then latency at steady `--paced-rates`
-   between a lower bound (publish -> fact applied, just before its commit) and an upper bound
+   between a lower bound (publish -> facts written, the statement before the commit) and an upper bound
    (publish -> commit -> `xp.earned` relayed back) of publish -> commit, beside the raw RabbitMQ
    rate of `bench.bus` (publish with confirms -> consume with acks) in the same run.
 
@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import copy
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -33,6 +35,7 @@ from pathlib import Path
 
 import aio_pika
 import asyncpg
+import psutil
 
 from bench.bus import _events, raw_rate
 from services.student.engine import Fact, StudentState, apply_fact
@@ -151,8 +154,9 @@ async def burst(bus: RabbitBus, tap: Tap, dsn: str, students: list[uuid.UUID], n
 
 async def paced(bus: RabbitBus, tap: Tap, dsn: str, students: list[uuid.UUID], rate: int,
                 seconds: float) -> tuple[list[float], list[float]]:
-    """Latencies (ms) at `rate` events per second: from publish to the fact applied in the service
-    (its `recorded_at`, taken just before the batch's commit: a lower bound of publish -> commit),
+    """Latencies (ms) at `rate` events per second: from publish to the fact written in the service
+    (its `recorded_at`, taken as the batch's facts are inserted, the statements just before the
+    commit: a lower bound of publish -> commit),
     and from publish to its `xp.earned` back on the bus (after commit and relay: an upper bound)."""
     sent: dict[str, tuple[float, float]] = {}
     started, i = time.perf_counter(), 0
@@ -177,6 +181,22 @@ async def paced(bus: RabbitBus, tap: Tap, dsn: str, students: list[uuid.UUID], r
     return applied, relayed
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU time used so far by the processes of the pipeline, by role."""
+    roles = {"services.student": "student service", "beam": "RabbitMQ", "postgres": "PostgreSQL",
+             "redis-server": "Redis"}
+    used: dict[str, float] = {}
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        command = " ".join(process.info["cmdline"] or [])
+        role = "bench (publisher, listener)" if process.info["pid"] == os.getpid() else next(
+            (name for key, name in roles.items() if key in command), None)
+        if role:
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                used[role] = used.get(role, 0.0) + times.user + times.system
+    return used
+
+
 def percentile(values: list[float], share: float) -> float:
     return values[min(len(values) - 1, int(share * len(values)))]
 
@@ -193,8 +213,11 @@ async def pipeline_part(servers, args: argparse.Namespace) -> dict[str, float]:
         try:
             students = [uuid.uuid4() for _ in range(STUDENTS)]
             await burst(bus, tap, dsn, students, 1000)  # warm-up: every student gets a state row
+            before = cpu_seconds()
             results["publish"], results["committed"], results["relayed"] = await burst(
                 bus, tap, dsn, students, args.events)
+            results["cpu"] = {role: (spent - before.get(role, 0.0)) / args.events
+                              for role, spent in cpu_seconds().items()}
             for rate in args.paced_rates:
                 applied, relayed = await paced(bus, tap, dsn, students, rate, args.paced_seconds)
                 results[rate] = {"events": len(relayed), "applied": (statistics.median(applied),
@@ -221,10 +244,13 @@ async def main(args: argparse.Namespace) -> None:
           f"lesson.completed for {STUDENTS} students:")
     print(f"  published {r['publish']:7.0f} events/s   committed {r['committed']:7.0f} events/s   "
           f"relayed back {r['relayed']:7.0f} events/s")
+    print("  CPU per event of the burst (until every xp.earned was back): " + ", ".join(
+        f"{role} {seconds * 1000:.2f} ms" for role, seconds in sorted(r["cpu"].items())) +
+        f"; total {sum(r['cpu'].values()) * 1000:.2f} ms")
     for rate in args.paced_rates:
         (a50, a99), (r50, r99) = r[rate]["applied"], r[rate]["relayed"]
         print(f"  at {rate} events/s for {args.paced_seconds:.0f} s ({r[rate]['events']} events): publish -> "
-              f"applied (just before commit) p50 {a50:.1f} ms p99 {a99:.1f} ms; publish -> committed -> "
+              f"written (just before commit) p50 {a50:.1f} ms p99 {a99:.1f} ms; publish -> committed -> "
               f"xp.earned back p50 {r50:.1f} ms p99 {r99:.1f} ms")
     print(f"raw aio-pika publish(confirm) -> consume(ack), quorum queue: {r['raw']:7.0f} msg/s")
 
