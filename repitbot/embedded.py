@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from repitbot.services import service_module
 from shared.logs import configure_logging
-from shared.runtime import make_runtime
+from shared.runtime import make_runtime, tune_gc
 from shared.settings import SERVICE_NAMES, Settings
 
 log = logging.getLogger("repitbot")
@@ -41,6 +41,7 @@ def create_embedded_app(settings: Settings, *, seed: bool = True, host: str = "1
                 from services.user.seed import seed_demo
                 lines = await seed_demo(services["user"].state.uow_factory)
                 _banner(host, port, lines)
+            tune_gc()
             yield
 
     gateway.router.lifespan_context = lifespan

@@ -22,7 +22,7 @@ from shared.inbox import Consumer, Handlers
 from shared.logs import configure_logging
 from shared.migrations import alembic_config, ensure_database, upgrade
 from shared.outbox import OutboxRelay
-from shared.runtime import Runtime, make_runtime
+from shared.runtime import Runtime, make_runtime, tune_gc
 from shared.settings import Settings
 from shared.storage import LocalStorage
 
@@ -88,6 +88,8 @@ def create_service_app(spec: ServiceSpec, settings: Settings, runtime: Runtime |
             consumer = Consumer(spec.name, app.state.uow_factory, spec.handlers,
                                 max_batch=settings.event_batch_size)
             await rt.bus.subscribe(f"{spec.name}.events", spec.handlers.routing_keys, consumer)
+        if owns_runtime:
+            tune_gc()
         log.info("%s service started", spec.name)
         try:
             yield

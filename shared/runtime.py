@@ -1,6 +1,7 @@
 """What a process shares between the services it hosts: the bus, Redis, in-process transports."""
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,3 +35,13 @@ class Runtime:
 def make_runtime(settings: Settings) -> Runtime:
     redis_url = settings.redis_url if settings.mode == "mesh" else None
     return Runtime(bus=make_bus(settings), redis=make_redis(redis_url))
+
+
+def tune_gc() -> None:
+    """For a process that hosts services, once they have started. With CPython's default thresholds
+    the student service's event path spent 10-15% of its CPU in the cyclic garbage collector
+    (mostly full collections walking every object alive). What exists after start-up is frozen
+    out of collections, and the youngest generation is collected every 50,000 allocations
+    instead of 700: more short-lived cycles wait a little longer, far fewer walks."""
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
