@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -66,6 +67,7 @@ class OutboxRelay:
         self._keep_published = keep_published
         self._wake = asyncio.Event()
         self._last_purge = utcnow()
+        self._last_observed = 0.0
 
     def notify(self) -> None:
         self._wake.set()
@@ -91,6 +93,9 @@ class OutboxRelay:
 
     async def run(self) -> None:
         while True:
+            # cleared before the query: a commit from here on wakes the next round, so a
+            # notification that arrives while this round runs is never lost
+            self._wake.clear()
             try:
                 published = await self.relay_once()
                 if published < self._batch_size:
@@ -102,8 +107,7 @@ class OutboxRelay:
                 log.exception("outbox relay failed; retrying")
                 published = 0
                 await asyncio.sleep(self._poll_interval)
-            if published == 0:
-                self._wake.clear()
+            if published < self._batch_size:
                 try:
                     # asyncio.timeout, not wait_for: wait_for can swallow a cancellation (3.11)
                     async with asyncio.timeout(self._poll_interval):
@@ -112,6 +116,9 @@ class OutboxRelay:
                     pass
 
     async def _observe_backlog(self) -> None:
+        if time.monotonic() - self._last_observed < 1.0:
+            return
+        self._last_observed = time.monotonic()
         async with self._session_factory() as session:
             count, oldest = (await session.execute(
                 select(func.count(), func.min(OutboxMessage.created_at))

@@ -188,6 +188,33 @@ async def test_two_relays_at_once_publish_each_row_once(database, bus):
     assert len({e.id for e in received}) == 300
 
 
+async def test_a_commit_made_while_the_relay_looks_is_published_at_once_not_at_the_next_poll(database, bus):
+    queue = f"probe-{uuid.uuid4().hex[:8]}.events"
+    received: list[Event] = []
+    await bus.subscribe(queue, ["user.created"], Consumer("probe", lambda: UnitOfWork(database, producer="probe"),
+                                                          _recording_handlers(received)))
+
+    class CommitDuringTheRound(OutboxRelay):
+        committed = None
+
+        async def relay_once(self) -> int:
+            found = await super().relay_once()
+            if self.committed is None:      # a business transaction commits after this round's query
+                async with UnitOfWork(database, producer="user", on_commit=self.notify) as uow:
+                    self.committed = uow.emit(_user_created())
+                    await uow.commit()
+            return found
+
+    relay = CommitDuringTheRound(database, bus, service="user", poll_interval=60)
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(lambda: _async(len(received) == 1), timeout=10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert received[0].id == relay.committed.id
+
+
 class _CountingUnitOfWork(UnitOfWork):
     commits = 0
 
