@@ -1,4 +1,4 @@
-"""The gateway app: its own endpoints (FastAPI) with the proxy in front of them (pure ASGI)."""
+"""The gateway app: one route for every proxied path, then the gateway's own endpoints."""
 from __future__ import annotations
 
 import contextlib
@@ -6,11 +6,11 @@ import sys
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from slowapi.errors import RateLimitExceeded
 from starlette.middleware.cors import CORSMiddleware
 
-from api_gateway import api
+from api_gateway import api, proxy, ratelimit
 from api_gateway.gateway import Gateway
-from api_gateway.proxy import ProxyMiddleware
 from api_gateway.settings import GatewaySettings
 from shared import health, metrics
 from shared.errors import install_problem_handlers
@@ -24,13 +24,14 @@ def create_app(settings: GatewaySettings | None = None, runtime: Runtime | None 
     if runtime is None:
         configure_logging(settings.log_level, json_output=settings.log_json)
     gateway = Gateway(settings, runtime)
+    limiter = ratelimit.make_limiter(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await gateway.start()
         app.state.runtime = gateway.runtime
         app.state.verifier = gateway.authenticator
-        app.state.ready_checks = {"redis": gateway.ping_redis, "rate_limits": gateway.limiter.ping}
+        app.state.ready_checks = {"redis": gateway.ping_redis, "rate_limits": limiter.ping}
         try:
             yield
         finally:
@@ -41,8 +42,8 @@ def create_app(settings: GatewaySettings | None = None, runtime: Runtime | None 
     app.state.settings = settings
     app.state.service = "gateway"
     app.state.gateway = gateway
-    # The last added is the outermost: correlation ID and metrics, then CORS, then the proxy.
-    app.add_middleware(ProxyMiddleware, gateway=gateway)
+    app.state.limiter = limiter                 # where slowapi looks for it
+    # The last added is the outermost: correlation ID and metrics, then CORS.
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                        allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["X-Correlation-ID", "Retry-After", "RateLimit-Limit",
@@ -50,6 +51,15 @@ def create_app(settings: GatewaySettings | None = None, runtime: Runtime | None 
     # Proxied bodies are streamed and limited by the services themselves: no JSON size cap here.
     app.add_middleware(RequestContextMiddleware, service="gateway", max_json_bytes=sys.maxsize)
     install_problem_handlers(app)
+    app.add_exception_handler(RateLimitExceeded, ratelimit.too_many_requests)
+    # slowapi counts the limits of a decorated endpoint in the order they were added: the
+    # stricter one first, so that its numbers are the ones in the headers of a login.
+    general = limiter.shared_limit(f"{settings.rate_limit_per_minute}/minute", scope=ratelimit.GENERAL_SCOPE)
+    strict = limiter.shared_limit(f"{settings.auth_rate_limit_per_minute}/minute",
+                                  scope=ratelimit.STRICT_SCOPE, key_func=ratelimit.client_ip)
+    # The first route: proxied paths are the most asked for, and disjoint from the gateway's own.
+    app.router.routes.append(proxy.ProxyRoute(gateway, general=general(proxy.forward),
+                                              strict=general(strict(proxy.forward_auth))))
     app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(metrics.router)          # /metrics, as on every process

@@ -1,5 +1,5 @@
-"""What a running gateway holds: upstreams, breakers, the rate limiter, the token checker,
-health and OpenAPI aggregation. Built from settings (and the embedded runtime) at start-up."""
+"""What a running gateway holds: upstreams, breakers, the token checker, health and OpenAPI
+aggregation. Built from settings (and the embedded runtime) at start-up."""
 from __future__ import annotations
 
 import asyncio
@@ -15,7 +15,6 @@ from api_gateway.breakers import BreakerRegistry
 from api_gateway.health import HealthAggregator
 from api_gateway.openapi import OpenAPIMerger
 from api_gateway.proxy import Upstream
-from api_gateway.ratelimit import RateLimiter, make_storage
 from api_gateway.settings import GatewaySettings
 from api_gateway.upstream import AsgiTransport, HttpTransport, Timeouts, Transport
 from shared.auth import JWKSClient, RedisRevocationList
@@ -43,9 +42,6 @@ class Gateway:
             recovery_timeout=settings.circuit_breaker_recovery_timeout, redis=shared_redis,
             sync_interval=settings.breaker_sync_interval,
             trial_ttl=settings.upstream_read_timeout + settings.upstream_connect_timeout)
-        self.limiter = RateLimiter(make_storage(settings.limits_storage_uri()),
-                                   per_minute=settings.rate_limit_per_minute,
-                                   strict_per_minute=settings.auth_rate_limit_per_minute)
         keys = rt.key_source or JWKSClient(settings.jwks_location(), transport=rt.transports.get("user"))
         self.authenticator = Authenticator(keys, RedisRevocationList(rt.redis), issuer=settings.jwt_issuer,
                                            audience=settings.jwt_audience, cache_size=settings.token_cache_size)

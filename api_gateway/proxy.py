@@ -1,18 +1,23 @@
-"""The proxy path: pure ASGI, for every request whose path belongs to a service.
+"""The proxy path: one route of the gateway app for every path that belongs to a service.
 
-Order of checks: token (when one is sent) -> rate limit (per user, else per IP) -> 401 if the
-path needs a token -> concurrency cap -> circuit breaker -> forward, retrying idempotent
-requests on another instance when the connection fails -> stream the answer back.
+Order of checks: token (when one is sent) -> rate limit (slowapi's decorators on the endpoints,
+per user, else per IP) -> 401 if the path needs a token -> concurrency cap -> circuit breaker ->
+forward, retrying idempotent requests on another instance when the connection fails -> stream
+the answer back. Refusals are returned, not raised, so that slowapi adds the rate limit headers.
 """
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import Gauge
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, NoMatchFound, request_response
+from starlette.types import Message, Receive, Scope, Send
 
 from api_gateway import routes
 from api_gateway.auth import AUTH_REJECTIONS, token_of
@@ -20,10 +25,10 @@ from api_gateway.balancer import InstancePool
 from api_gateway.breakers import BreakerOpen, Permit
 from api_gateway.metrics import (UPSTREAM_ERRORS, UPSTREAM_IN_FLIGHT, UPSTREAM_LATENCY, UPSTREAM_REQUESTS,
                                  UPSTREAM_RETRIES)
-from api_gateway.upstream import (Body, ConnectFailed, Headers, Transport, UpstreamBroken, UpstreamError,
-                                  UpstreamResponse, UpstreamTimeout)
+from api_gateway.upstream import (IDEMPOTENT, Body, ConnectFailed, Headers, Transport, UpstreamBroken,
+                                  UpstreamError, UpstreamResponse, UpstreamTimeout)
 from shared import context
-from shared.auth import Principal
+from shared.auth import BEARER_CHALLENGE, Principal
 from shared.errors import DomainError, problem
 
 if TYPE_CHECKING:
@@ -31,12 +36,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization",
                         b"te", b"trailer", b"transfer-encoding", b"upgrade"})
+# Expect: 100-continue is the client's business with uvicorn, which answers it as the body is read.
 NOT_FORWARDED = HOP_BY_HOP | {b"host", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
-                              b"x-correlation-id"}
+                              b"x-correlation-id", b"expect"}
 NOT_RETURNED = HOP_BY_HOP | {b"x-correlation-id", b"date", b"server"}
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass
@@ -48,6 +54,18 @@ class Upstream:
     transport: Transport
     max_concurrent: int
     in_flight: int = field(default=0)
+    _gauge: Gauge = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._gauge = UPSTREAM_IN_FLIGHT.labels(self.name)
+
+    def enter(self) -> None:
+        self.in_flight += 1
+        self._gauge.inc()
+
+    def leave(self) -> None:
+        self.in_flight -= 1
+        self._gauge.dec()
 
 
 class UpstreamStatus(Exception):
@@ -56,135 +74,150 @@ class UpstreamStatus(Exception):
     kind = "status_5xx"
 
 
-class ProxyMiddleware:
-    def __init__(self, app: ASGIApp, *, gateway: Gateway) -> None:
-        self.app = app
-        self.gateway = gateway
+class ProxyRoute(BaseRoute):
+    """The paths of every service (the routing table of `routes`), as one route. It goes first in
+    the app's routes (the gateway's own paths are disjoint from them), checks the token and
+    hands the request to an endpoint wrapped in slowapi's limits: the stricter one for login and
+    registration, the general one otherwise."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(self, gateway: Gateway, *, general: Endpoint, strict: Endpoint) -> None:
+        self._gateway = gateway
+        self._general = request_response(general)
+        self._strict = request_response(strict)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
         route = routes.resolve(scope["path"]) if scope["type"] == "http" else None
         if route is None:
-            await self.app(scope, receive, send)
-            return
-        scope["route"] = route          # the shared request metrics label by its `path`
-        try:
-            await self._handle(route, scope, receive, send)
-        except DomainError as exc:
-            await _problem(scope, receive, send, exc.status, exc.detail, headers=exc.headers)
+            return Match.NONE, {}
+        return Match.FULL, {"route": route}      # in the scope, its `path` labels the request metrics
 
-    async def _handle(self, route: routes.Route, scope: Scope, receive: Receive, send: Send) -> None:
-        gw = self.gateway
-        method, path = scope["method"], scope["path"]
-        client_ip = (scope.get("client") or ("unknown", 0))[0]
-        principal, auth_error = await self._authenticate(scope)
-        key = f"user:{principal.id}" if principal else f"ip:{client_ip}"
-        quota = await gw.limiter.check(key, client_ip=client_ip, strict=routes.strictly_limited(method, path))
-        limit_headers = quota.headers() if quota else []
-        if quota and not quota.allowed:
-            await _problem(scope, receive, send, 429,
-                           f"Too many requests; try again in {quota.reset_after} s", extra=limit_headers)
-            return
-        if principal is None and not routes.is_public(method, path):
-            error = auth_error or DomainError("Missing bearer token")
-            AUTH_REJECTIONS.labels("missing" if auth_error is None else "invalid").inc()
-            await _problem(scope, receive, send, 401, error.detail,
-                           headers={"WWW-Authenticate": 'Bearer realm="repitbot"'}, extra=limit_headers)
-            return
-        upstream = gw.upstreams[route.service]
-        if upstream.in_flight >= upstream.max_concurrent:
-            UPSTREAM_ERRORS.labels(upstream.name, "overloaded").inc()
-            await _problem(scope, receive, send, 503, f"The {upstream.name} service is at capacity",
-                           headers={"Retry-After": "1"}, extra=limit_headers)
-            return
-        try:
-            permit = await gw.breakers.admit(upstream.name)
-        except BreakerOpen as exc:
-            UPSTREAM_ERRORS.labels(upstream.name, "circuit_open").inc()
-            await _problem(scope, receive, send, 503, str(exc),
-                           headers={"Retry-After": str(exc.retry_after)}, extra=limit_headers)
-            return
-        upstream.in_flight += 1
-        UPSTREAM_IN_FLIGHT.labels(upstream.name).inc()
-        try:
-            await self._proxy(upstream, permit, route, scope, receive, send, limit_headers)
-        finally:
-            upstream.in_flight -= 1
-            UPSTREAM_IN_FLIGHT.labels(upstream.name).dec()
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope.setdefault("state", {})
+        state["principal"], state["auth_error"] = await self._authenticate(scope)
+        strict = routes.strictly_limited(scope["method"], scope["path"])
+        await (self._strict if strict else self._general)(scope, receive, send)
 
     async def _authenticate(self, scope: Scope) -> tuple[Principal | None, DomainError | None]:
+        """The caller, or the reason the token was refused (the path may not need one)."""
         token = token_of(scope)
         if token is None:
             return None, None
         try:
-            return await self.gateway.authenticator.verify(token), None
+            return await self._gateway.authenticator.verify(token), None
         except DomainError as exc:
             if exc.status != 401:
                 raise
             return None, exc
 
-    async def _proxy(self, upstream: Upstream, permit: Permit, route: routes.Route, scope: Scope,
-                     receive: Receive, send: Send, limit_headers: Headers) -> None:
-        body = await RequestBody.read(receive)
+
+async def forward(request: Request) -> Response:
+    """A request that passed its rate limit, to its service (or a problem+json refusal)."""
+    gw: Gateway = request.app.state.gateway
+    scope = request.scope
+    method, route = scope["method"], scope["route"]
+    if request.state.principal is None and not routes.is_public(method, scope["path"]):
+        error = request.state.auth_error
+        AUTH_REJECTIONS.labels("missing" if error is None else "invalid").inc()
+        detail = error.detail if error is not None else "Missing bearer token"
+        return problem(401, detail, headers=BEARER_CHALLENGE)
+    body = await RequestBody.read(request.receive)
+    upstream = gw.upstreams[route.service]
+    if upstream.in_flight >= upstream.max_concurrent:
+        UPSTREAM_ERRORS.labels(upstream.name, "overloaded").inc()
+        return problem(503, f"The {upstream.name} service is at capacity", headers={"Retry-After": "1"})
+    try:
+        permit = await gw.breakers.admit(upstream.name)
+    except BreakerOpen as exc:
+        UPSTREAM_ERRORS.labels(upstream.name, "circuit_open").inc()
+        return problem(503, str(exc), headers={"Retry-After": str(exc.retry_after)})
+    upstream.enter()
+    try:
+        answer = await _send(gw, upstream, permit, route, scope, body)
+    except UpstreamError as exc:
+        upstream.leave()
+        log.warning("%s %s: %s upstream failed: %s", method, scope["path"], upstream.name, exc)
+        status = 504 if isinstance(exc, UpstreamTimeout) else 502
+        return problem(status, f"The {upstream.name} service did not answer")
+    except BaseException:
+        upstream.leave()
+        raise
+    return ProxiedResponse(upstream, answer)
+
+
+async def forward_auth(request: Request) -> Response:
+    """Login and registration: the same, under the stricter per-IP limit as well."""
+    return await forward(request)
+
+
+async def _send(gw: Gateway, upstream: Upstream, permit: Permit, route: routes.Route, scope: Scope,
+                body: RequestBody) -> UpstreamResponse:
+    """Send to one instance after another until one answers; report to the breaker once."""
+    method, headers, target = scope["method"], forwarded_headers(scope), _target(scope)
+    tried: list = []
+    settled = False
+    try:
+        while True:
+            instance = upstream.pool.pick(exclude=tried)
+            started = time.perf_counter()
+            try:
+                response = await upstream.transport.send(method, instance.url, target, headers, body.content())
+            except UpstreamError as exc:
+                UPSTREAM_ERRORS.labels(upstream.name, exc.kind).inc()
+                connection = isinstance(exc, (ConnectFailed, UpstreamBroken))
+                upstream.pool.failed(instance, connection=connection)
+                tried.append(instance)
+                if (connection and method in IDEMPOTENT and body.replayable
+                        and len(tried) <= gw.settings.upstream_retries
+                        and upstream.pool.pick(exclude=tried) is not None):
+                    UPSTREAM_RETRIES.labels(upstream.name).inc()
+                    continue
+                settled = True
+                permit.failure(exc)
+                raise
+            UPSTREAM_LATENCY.labels(upstream.name, route.path).observe(time.perf_counter() - started)
+            UPSTREAM_REQUESTS.labels(upstream.name, route.path, method, str(response.status)).inc()
+            settled = True
+            if response.status >= 500:
+                UPSTREAM_ERRORS.labels(upstream.name, "status_5xx").inc()
+                upstream.pool.failed(instance, connection=False)
+                permit.failure(UpstreamStatus(response.status))
+            else:
+                upstream.pool.succeeded(instance)
+                permit.success()
+            return response
+    finally:
+        if not settled:              # cancelled (the client left): not the upstream's fault
+            permit.success()
+
+
+class ProxiedResponse(Response):
+    """An upstream's answer, streamed to the client chunk by chunk as it arrives."""
+
+    def __init__(self, upstream: Upstream, answer: UpstreamResponse) -> None:
+        self.status_code = answer.status
+        headers = ((name.lower(), value) for name, value in answer.headers)
+        self.raw_headers = [(name, value) for name, value in headers if name not in NOT_RETURNED]
+        self.background = None
+        self._upstream = upstream
+        self._answer = answer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            response = await self._forward(upstream, permit, route, scope, body)
-        except UpstreamError as exc:
-            status = 504 if isinstance(exc, UpstreamTimeout) else 502
-            log.warning("%s %s: %s upstream failed: %s", scope["method"], scope["path"], upstream.name, exc)
-            await _problem(scope, receive, send, status, f"The {upstream.name} service did not answer",
-                           extra=limit_headers)
-            return
-        headers = [(k, v) for k, v in ((k.lower(), v) for k, v in response.headers) if k not in NOT_RETURNED]
-        try:
-            await send({"type": "http.response.start", "status": response.status,
-                        "headers": headers + limit_headers})
-            async for chunk in response.body:
+            await send({"type": "http.response.start", "status": self.status_code,
+                        "headers": self.raw_headers})
+            async for chunk in self._answer.body:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except UpstreamError as exc:   # the answer broke off half way: all we can do is close
-            UPSTREAM_ERRORS.labels(upstream.name, exc.kind).inc()
-            log.warning("%s %s: %s response broke off: %s", scope["method"], scope["path"], upstream.name, exc)
+            UPSTREAM_ERRORS.labels(self._upstream.name, exc.kind).inc()
+            log.warning("%s %s: %s response broke off: %s", scope["method"], scope["path"],
+                        self._upstream.name, exc)
         finally:
-            await response.close()
-
-    async def _forward(self, upstream: Upstream, permit: Permit, route: routes.Route, scope: Scope,
-                       body: RequestBody) -> UpstreamResponse:
-        """Send to one instance after another until one answers; report to the breaker once."""
-        method, headers, target = scope["method"], forwarded_headers(scope), _target(scope)
-        tried: list = []
-        settled = False
-        try:
-            while True:
-                instance = upstream.pool.pick(exclude=tried)
-                started = time.perf_counter()
-                try:
-                    response = await upstream.transport.send(method, instance.url, target, headers, body.content())
-                except UpstreamError as exc:
-                    UPSTREAM_ERRORS.labels(upstream.name, exc.kind).inc()
-                    connection = isinstance(exc, (ConnectFailed, UpstreamBroken))
-                    upstream.pool.failed(instance, connection=connection)
-                    tried.append(instance)
-                    if (connection and method in IDEMPOTENT and body.replayable
-                            and len(tried) <= self.gateway.settings.upstream_retries
-                            and upstream.pool.pick(exclude=tried) is not None):
-                        UPSTREAM_RETRIES.labels(upstream.name).inc()
-                        continue
-                    settled = True
-                    permit.failure(exc)
-                    raise
-                UPSTREAM_LATENCY.labels(upstream.name, route.path).observe(time.perf_counter() - started)
-                UPSTREAM_REQUESTS.labels(upstream.name, route.path, method, str(response.status)).inc()
-                settled = True
-                if response.status >= 500:
-                    UPSTREAM_ERRORS.labels(upstream.name, "status_5xx").inc()
-                    upstream.pool.failed(instance, connection=False)
-                    permit.failure(UpstreamStatus(response.status))
-                else:
-                    upstream.pool.succeeded(instance)
-                    permit.success()
-                return response
-        finally:
-            if not settled:              # cancelled (the client left): not the upstream's fault
-                permit.success()
+            self._upstream.leave()
+            await self._answer.close()
 
 
 class RequestBody:
@@ -247,9 +280,3 @@ def _target(scope: Scope) -> str:
     path = scope.get("raw_path") or scope["path"].encode()
     query = scope.get("query_string", b"")
     return (path + (b"?" + query if query else b"")).decode("latin-1")
-
-
-async def _problem(scope: Scope, receive: Receive, send: Send, status: int, detail: str, *,
-                   headers: dict[str, str] | None = None, extra: Headers = ()) -> None:
-    all_headers = {**{k.decode(): v.decode() for k, v in extra}, **(headers or {})}
-    await problem(status, detail, headers=all_headers)(scope, receive, send)

@@ -17,7 +17,7 @@ class GatewaySettings(Settings):
 
     rate_limit_per_minute: int = 100
     auth_rate_limit_per_minute: int = 10          # POST /auth/login and /auth/register, per IP
-    rate_limit_storage_url: str | None = None     # default: memory (embedded) or REDIS_URL (mesh)
+    rate_limit_storage_url: str | None = None     # `limits` storage URI; default: memory or REDIS_URL (mesh)
 
     circuit_breaker_failure_threshold: int = 5
     circuit_breaker_recovery_timeout: float = 60.0
@@ -53,5 +53,5 @@ class GatewaySettings(Settings):
         if self.rate_limit_storage_url:
             return self.rate_limit_storage_url
         if self.mode == "mesh" and self.redis_url:
-            return "async+" + self.redis_url
+            return self.redis_url
         return "memory://"

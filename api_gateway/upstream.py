@@ -24,6 +24,7 @@ from yarl import URL
 Headers = list[tuple[bytes, bytes]]
 Body = bytes | AsyncIterator[bytes]
 CHUNK = 64 * 1024
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 
 class UpstreamError(Exception):
@@ -149,7 +150,7 @@ class AsgiTransport:
         try:
             status, response_headers = await asyncio.wait_for(asyncio.shield(exchange.started),
                                                               self._read_timeout)
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             task.cancel()
             raise UpstreamTimeout("no response in time") from exc
         except Exception as exc:
