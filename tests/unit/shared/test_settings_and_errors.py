@@ -27,3 +27,22 @@ def test_only_the_user_service_needs_the_signing_key_in_production():
     assert common.environment == "production"
     with pytest.raises(MissingSecret, match="JWT_PRIVATE_KEY"):
         UserSettings(environment="production", mode="mesh", postgres_password="pw", rabbitmq_password="pw")
+
+
+def test_env_example_names_every_setting_of_every_process():
+    import importlib
+    from pathlib import Path
+
+    from shared.settings import SERVICE_NAMES
+
+    root = Path(__file__).resolve().parents[3]
+    named = {line.lstrip("# ").split("=", 1)[0] for line in (root / ".env.example").read_text().splitlines()
+             if "=" in line}
+    classes = [Settings, importlib.import_module("api_gateway.settings").GatewaySettings]
+    for service in SERVICE_NAMES:
+        module = importlib.import_module(f"services.{service}.settings")
+        classes += [cls for cls in vars(module).values()
+                    if isinstance(cls, type) and issubclass(cls, Settings) and cls is not Settings]
+    missing = {f"{cls.__name__}.{name}" for cls in classes for name, field in cls.model_fields.items()
+               if str(field.validation_alias or name).upper() not in named}
+    assert missing == set()
