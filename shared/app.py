@@ -84,7 +84,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings, runtime: Runtime |
             await hook(app)
         tasks = [asyncio.create_task(relay.run(), name=f"{spec.name}:outbox")]
         tasks += [asyncio.create_task(hook(app), name=f"{spec.name}:{hook.__name__}") for hook in spec.background]
-        if spec.handlers and spec.handlers.by_type:
+        if spec.handlers and spec.handlers.routing_keys:
             consumer = Consumer(spec.name, app.state.uow_factory, spec.handlers,
                                 max_batch=settings.event_batch_size)
             await rt.bus.subscribe(f"{spec.name}.events", spec.handlers.routing_keys, consumer)

@@ -61,7 +61,7 @@ class Base(DeclarativeBase):
 
 
 def json_dumps(value: Any) -> str:
-    """JSON for the database and the bus: orjson (several times the standard library's speed on
+    """JSON for the database's JSON columns: orjson (several times the standard library's speed on
     the hot paths: states, outbox bodies, facts); keys that are not strings become strings."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
