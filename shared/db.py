@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
+from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import (
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
-from shared.events import Event, Payload, make_event
+from shared.events import Event, Payload, make_event, utcnow
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -93,6 +93,19 @@ def insert_for(session: AsyncSession, table: Any) -> Any:
     """An INSERT with the ON CONFLICT clauses of the session's database (PostgreSQL or SQLite)."""
     dialect = session.bind.dialect.name if session.bind else "postgresql"
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+async def upsert_fields(session: AsyncSession, model: Any, key: dict[str, Any], fields: dict[str, Any], *,
+                        overwrite: bool) -> None:
+    """Store `fields` of the row whose primary key is `key` (inserted when missing) and stamp its
+    `updated_at`. `overwrite` replaces stored values; otherwise only fields still unknown (NULL)
+    are filled. What read models learn from events that may arrive in any order."""
+    stmt = insert_for(session, model).values(**key, **fields, updated_at=utcnow())
+    stored = model.__table__.c
+    changes = {name: stmt.excluded[name] if overwrite else func.coalesce(stored[name], stmt.excluded[name])
+               for name in fields}
+    await session.execute(stmt.on_conflict_do_update(
+        index_elements=list(key), set_={**changes, "updated_at": stmt.excluded.updated_at}))
 
 
 class UnitOfWork:

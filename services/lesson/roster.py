@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.lesson.domain import zone
 from services.lesson.models import KnownUser, ParentLink, TeacherLink
-from shared.db import insert_for
+from shared.db import insert_for, upsert_fields
 from shared.events import utcnow
 
 FIELD_LENGTHS = {"role": 20, "full_name": 200, "timezone": 64}  # what the read model keeps
@@ -26,14 +26,7 @@ async def record_user(session: AsyncSession, user_id: uuid.UUID, fields: dict[st
                       overwrite: bool) -> None:
     """Store what an event says about a user; `overwrite=False` keeps fields already known."""
     values = {k: str(v)[:FIELD_LENGTHS[k]] for k, v in fields.items() if k in FIELD_LENGTHS and v is not None}
-    stmt = insert_for(session, KnownUser).values(id=user_id, updated_at=utcnow(), **values)
-    if overwrite:
-        changes = {k: getattr(stmt.excluded, k) for k in values}
-    else:
-        changes = {k: func.coalesce(getattr(KnownUser, k), getattr(stmt.excluded, k)) for k in values}
-    stmt = stmt.on_conflict_do_update(index_elements=["id"],
-                                      set_={**changes, "updated_at": stmt.excluded.updated_at})
-    await session.execute(stmt)
+    await upsert_fields(session, KnownUser, {"id": user_id}, values, overwrite=overwrite)
 
 
 async def link_teacher(session: AsyncSession, teacher_id: uuid.UUID, student_id: uuid.UUID) -> None:

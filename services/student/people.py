@@ -19,7 +19,7 @@ from services.student.models import (KnownUser, Material, ParentLink, StudentSta
                                      TeacherLink, UserTimezone)
 from services.student.state import zone
 from shared.auth import Principal
-from shared.db import insert_for
+from shared.db import insert_for, upsert_fields
 from shared.events import utcnow
 
 log = logging.getLogger(__name__)
@@ -42,13 +42,7 @@ async def record_user(session: AsyncSession, user_id: uuid.UUID, fields: dict[st
                       overwrite: bool) -> None:
     """Store what an event says about a user; `overwrite=False` keeps the fields already known."""
     values = {k: str(v)[:FIELD_LENGTHS[k]] for k, v in fields.items() if k in FIELD_LENGTHS and v is not None}
-    stmt = insert_for(session, KnownUser).values(id=user_id, updated_at=utcnow(), **values)
-    if overwrite:
-        changes = {k: getattr(stmt.excluded, k) for k in values}
-    else:
-        changes = {k: func.coalesce(getattr(KnownUser, k), getattr(stmt.excluded, k)) for k in values}
-    await session.execute(stmt.on_conflict_do_update(
-        index_elements=["id"], set_={**changes, "updated_at": stmt.excluded.updated_at}))
+    await upsert_fields(session, KnownUser, {"id": user_id}, values, overwrite=overwrite)
 
 
 async def record_timezone(session: AsyncSession, user_id: uuid.UUID, name: Any,
