@@ -6,6 +6,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -18,6 +19,15 @@ from shared.auth import public_jwk
 from shared.runtime import Runtime
 
 ISSUER, AUDIENCE = "repitbot", "repitbot-api"
+
+
+@dataclass
+class Person:
+    """A user the tests act as: their id, role and the Authorization header of their token."""
+
+    id: uuid.UUID
+    role: str
+    headers: dict[str, str]
 
 
 class TestKeys:

@@ -15,14 +15,7 @@ from sqlalchemy import select
 from services.lesson.models import KnownUser, TeacherLink
 from shared.events import Payload, TeacherLinked, UserCreated, make_event
 from shared.rabbit import RabbitBus
-from tests.support import TestKeys, eventually
-
-
-@dataclass
-class Person:
-    id: uuid.UUID
-    role: str
-    headers: dict[str, str]
+from tests.support import Person, TestKeys, eventually
 
 
 @dataclass

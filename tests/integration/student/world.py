@@ -17,7 +17,7 @@ from services.student.engine import StudentState
 from services.student.models import FactRow, KnownUser, StudentStateRow, TeacherLink, XpEntry
 from shared.events import Event, LessonCompleted, Payload, UserCreated, make_event
 from shared.rabbit import RabbitBus
-from tests.support import TestKeys, eventually
+from tests.support import Person, TestKeys, eventually
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 
@@ -37,13 +37,6 @@ def lesson_completed(student_id: uuid.UUID, when: datetime, *, teacher_id: uuid.
                               starts_at=starts_at or when - timedelta(hours=1),
                               duration_minutes=60, score=score, attended=attended)
     return make_event(payload, producer="lesson", occurred_at=when.astimezone(timezone.utc))
-
-
-@dataclass
-class Person:
-    id: uuid.UUID
-    role: str
-    headers: dict[str, str]
 
 
 @dataclass
