@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol
 
@@ -12,12 +15,18 @@ import httpx
 import jwt
 from fastapi import Depends, Request
 from jwt import PyJWK
+from prometheus_client import Gauge
 
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import Forbidden, ServiceUnavailable, Unauthorized
 
 Role = Literal["admin", "teacher", "student", "parent"]
 ALGORITHMS = ["EdDSA", "RS256"]
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="repitbot"'}
+REVOCATIONS_CHANNEL = "revoked:jti"
+POLL_SECONDS = 0.25
+REVOCATIONS_MIRRORED = Gauge("repitbot_revocations_mirrored",
+                             "1 while this process answers token revocation checks from its live copy")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,14 +86,39 @@ class JWKSClient:
 
 
 class TokenVerifier:
+    """A bearer token's caller: signature by its `kid`, `exp`, `iss`, `aud`, not revoked.
+
+    Checking an EdDSA signature is the most expensive step of a request, so a verified token
+    is remembered by its full text until it expires; whether it was revoked is asked on every
+    request (from memory while the revocation list is mirrored), so a logout takes effect at once."""
+
     def __init__(self, keys: KeySource, *, issuer: str, audience: str,
-                 revocations: RevocationList | None = None) -> None:
+                 revocations: RevocationList | None = None, cache_size: int = 10_000) -> None:
         self._keys = keys
         self._issuer = issuer
         self._audience = audience
         self._revocations = revocations
+        self._cache: OrderedDict[str, Principal] = OrderedDict()
+        self._cache_size = cache_size
 
     async def verify(self, token: str) -> Principal:
+        principal = self._cache.get(token)
+        if principal is None or principal.expires_at <= time.time():
+            self._cache.pop(token, None)
+            principal = await self._check_signed(token)
+            self._cache[token] = principal
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        if self._revocations is not None:
+            try:
+                revoked = await self._revocations.is_revoked(principal.jti)
+            except Exception as exc:  # boundary: without the revocation list no token can be trusted
+                raise ServiceUnavailable("Token revocation list unavailable") from exc
+            if revoked:
+                raise Unauthorized("Token has been revoked", headers=BEARER_CHALLENGE)
+        return principal
+
+    async def _check_signed(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -103,24 +137,88 @@ class TokenVerifier:
             raise Unauthorized(f"Invalid token: {exc}", headers=BEARER_CHALLENGE) from exc
         if principal.role not in ("admin", "teacher", "student", "parent"):
             raise Unauthorized("Invalid token: unknown role", headers=BEARER_CHALLENGE)
-        if self._revocations and await self._revocations.is_revoked(principal.jti):
-            raise Unauthorized("Token has been revoked", headers=BEARER_CHALLENGE)
         return principal
 
 
 class RedisRevocationList:
-    """Revoked access-token IDs, kept in Redis until the token would have expired anyway."""
+    """Revoked access-token IDs, kept in Redis until the token would have expired anyway.
+
+    Each revocation is also published on `REVOCATIONS_CHANNEL`. A process that runs `mirror()`
+    keeps the list in memory: it subscribes, then reads the whole list, then applies what is
+    published, and starts over after a lost connection. While the copy is live, `is_revoked`
+    answers from memory (no Redis round trip on each request); otherwise it asks Redis."""
 
     def __init__(self, redis: Any, prefix: str = "revoked:jti:") -> None:
         self._redis = redis
         self._prefix = prefix
+        self._copy: dict[str, float] | None = None      # jti -> when its token expires
+
+    @property
+    def mirrored(self) -> bool:
+        return self._copy is not None
 
     async def revoke(self, jti: str, expires_at: int) -> None:
         ttl = max(1, int(expires_at - time.time()))
-        await self._redis.set(self._prefix + jti, "1", ex=ttl)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._prefix + jti, "1", ex=ttl)
+            pipe.publish(REVOCATIONS_CHANNEL, f"{jti} {time.time() + ttl}")
+            await pipe.execute()
 
     async def is_revoked(self, jti: str) -> bool:
+        copy = self._copy
+        if copy is not None:
+            return jti in copy
         return bool(await self._redis.exists(self._prefix + jti))
+
+    async def mirror(self, *, retry_seconds: float = 1.0) -> None:
+        """Keep the in-memory copy live until cancelled (a background task)."""
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.subscribe(REVOCATIONS_CHANNEL)
+                confirmation = await pubsub.get_message(timeout=max(retry_seconds, 5.0))
+                if not confirmation or confirmation["type"] != "subscribe":
+                    raise ConnectionError("no confirmation of the subscription")
+                copy = await self._read_all()       # revocations from now on are published to us
+                self._copy = copy
+                REVOCATIONS_MIRRORED.set(1)
+                log.info("revocation list mirrored: %d revoked tokens", len(copy))
+                pruned_at = time.time()
+                while True:
+                    # polled, not `listen()`: redis-py can swallow a cancellation during a blocking read
+                    message = await pubsub.get_message(timeout=POLL_SECONDS)
+                    _raise_if_cancelled()
+                    if message is not None and message["type"] == "message":
+                        jti, _, expires_at = message["data"].partition(" ")
+                        copy[jti] = float(expires_at or 0)
+                    if time.time() - pruned_at > 60:
+                        pruned_at = time.time()
+                        for gone in [j for j, expires in copy.items() if expires < pruned_at]:
+                            del copy[gone]
+            except Exception:  # boundary: Redis away; ask it per request until the copy is live again
+                _raise_if_cancelled()
+                log.warning("revocation list mirror lost; asking Redis per request", exc_info=True)
+            finally:
+                self._copy = None
+                REVOCATIONS_MIRRORED.set(0)
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            await asyncio.sleep(retry_seconds)
+
+    async def _read_all(self) -> dict[str, float]:
+        keys = [key async for key in self._redis.scan_iter(match=self._prefix + "*", count=1000)]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.pttl(key)
+            ttls = await pipe.execute() if keys else []
+        now = time.time()
+        return {key[len(self._prefix):]: now + max(ttl, 0) / 1000 for key, ttl in zip(keys, ttls) if ttl != -2}
+
+
+def _raise_if_cancelled() -> None:
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def bearer_token(request: Request) -> str | None:
