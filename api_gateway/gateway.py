@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 
-from api_gateway.auth import Authenticator
 from api_gateway.balancer import InstancePool
 from api_gateway.breakers import BreakerRegistry
 from api_gateway.health import HealthAggregator
@@ -17,7 +16,7 @@ from api_gateway.openapi import OpenAPIMerger
 from api_gateway.proxy import Upstream
 from api_gateway.settings import GatewaySettings
 from api_gateway.upstream import AsgiTransport, HttpTransport, Timeouts, Transport
-from shared.auth import JWKSClient, RedisRevocationList
+from shared.auth import JWKSClient, RedisRevocationList, TokenVerifier
 from shared.runtime import Runtime, make_runtime
 from shared.settings import SERVICE_NAMES
 
@@ -43,12 +42,14 @@ class Gateway:
             sync_interval=settings.breaker_sync_interval,
             trial_ttl=settings.upstream_read_timeout + settings.upstream_connect_timeout)
         keys = rt.key_source or JWKSClient(settings.jwks_location(), transport=rt.transports.get("user"))
-        self.authenticator = Authenticator(keys, RedisRevocationList(rt.redis), issuer=settings.jwt_issuer,
-                                           audience=settings.jwt_audience, cache_size=settings.token_cache_size)
+        revocations = RedisRevocationList(rt.redis)
+        self.authenticator = TokenVerifier(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+                                           revocations=revocations, cache_size=settings.token_cache_size)
         self.health = HealthAggregator(self.upstreams, timeout=settings.health_timeout,
                                        cache_seconds=settings.health_cache_seconds)
         self.openapi = OpenAPIMerger(self.upstreams, cache_seconds=settings.openapi_cache_seconds)
         if shared_redis is not None:
+            self._tasks.append(asyncio.create_task(revocations.mirror(), name="gateway:revocations"))
             await self.breakers.sync_once()
             self._tasks.append(asyncio.create_task(self.breakers.sync_forever(), name="gateway:breakers"))
 

@@ -33,7 +33,6 @@ class GatewaySettings(Settings):
     health_timeout: float = 1.0
     health_cache_seconds: float = 1.0
     openapi_cache_seconds: float = 30.0
-    token_cache_size: int = 10_000                # verified tokens kept (revocation is still checked)
 
     cors_origins: Annotated[list[str], NoDecode] = LOCAL_ORIGINS
 

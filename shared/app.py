@@ -74,8 +74,9 @@ def create_service_app(spec: ServiceSpec, settings: Settings, runtime: Runtime |
         app.state.storage = LocalStorage(settings.files_dir() / spec.name)
         keys = (spec.key_source(app) if spec.key_source else rt.key_source) or JWKSClient(
             settings.jwks_location(), transport=rt.transports.get("user"))
+        revocations = RedisRevocationList(rt.redis)
         app.state.verifier = TokenVerifier(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-                                           revocations=RedisRevocationList(rt.redis))
+                                           revocations=revocations, cache_size=settings.token_cache_size)
         app.state.ready_checks = {"database": _database_check(engine), "bus": rt.bus.ping,
                                   "redis": rt.redis.ping}
         await rt.bus.start()
@@ -83,6 +84,8 @@ def create_service_app(spec: ServiceSpec, settings: Settings, runtime: Runtime |
         for hook in spec.on_startup:
             await hook(app)
         tasks = [asyncio.create_task(relay.run(), name=f"{spec.name}:outbox")]
+        if settings.mode == "mesh":
+            tasks.append(asyncio.create_task(revocations.mirror(), name=f"{spec.name}:revocations"))
         tasks += [asyncio.create_task(hook(app), name=f"{spec.name}:{hook.__name__}") for hook in spec.background]
         if spec.handlers and spec.handlers.routing_keys:
             consumer = Consumer(spec.name, app.state.uow_factory, spec.handlers,
@@ -121,15 +124,15 @@ def _database_check(engine) -> Callable[[], Awaitable[bool]]:
     return check
 
 
-def get_uow(request: Request) -> UnitOfWork:
+async def get_uow(request: Request) -> UnitOfWork:
     return request.app.state.uow_factory()
 
 
-def get_settings(request: Request) -> Any:
+async def get_settings(request: Request) -> Any:
     return request.app.state.settings
 
 
-def get_storage(request: Request) -> LocalStorage:
+async def get_storage(request: Request) -> LocalStorage:
     return request.app.state.storage
 
 

@@ -39,7 +39,7 @@ def encode_cursor(key: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, default=str).encode()).decode().rstrip("=")
 
 
-def page_params(limit: Annotated[int, Query(ge=1, le=200)] = 50,
+async def page_params(limit: Annotated[int, Query(ge=1, le=200)] = 50,
                 cursor: Annotated[str | None, Query(max_length=500)] = None) -> PageParams:
     return PageParams(limit=limit, cursor=cursor)
 

@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     jwt_refresh_token_expire_days: int = 30
     jwt_private_key: SecretStr | None = None
     jwks_url: str | None = None
+    token_cache_size: int = 10_000   # verified tokens kept (revocation is still checked on each request)
 
     service_urls: dict[str, list[str]] = Field(default_factory=dict)
     public_base_url: str = "http://127.0.0.1:8000"

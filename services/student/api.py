@@ -21,7 +21,7 @@ Locale = Annotated[Literal["ru", "en"] | None, Query(description="language of ti
 RuleDocument = Annotated[dict[str, Any], Body(description="a rule set, as in rules/default.yaml (version is assigned)")]
 
 
-def get_game(request: Request) -> Gamification:
+async def get_game(request: Request) -> Gamification:
     return request.app.state.game
 
 

@@ -32,20 +32,20 @@ links_router = APIRouter(prefix="/api/v1", tags=["links"])
 routers = [auth_router, users_router, links_router]
 
 
-def _settings(request: Request) -> UserSettings:
+async def _settings(request: Request) -> UserSettings:
     return request.app.state.settings
 
 
-def _tokens(request: Request) -> Tokens:
+async def _tokens(request: Request) -> Tokens:
     return request.app.state.tokens
 
 
-def _revocations(request: Request) -> RedisRevocationList:
+async def _revocations(request: Request) -> RedisRevocationList:
     return RedisRevocationList(request.app.state.runtime.redis)
 
 
-def _throttle(request: Request) -> LoginThrottle:
-    settings = _settings(request)
+async def _throttle(request: Request) -> LoginThrottle:
+    settings: UserSettings = request.app.state.settings
     return LoginThrottle(request.app.state.runtime.redis, window=settings.login_window_seconds,
                          max_per_account=settings.login_max_failures_per_account,
                          max_per_ip=settings.login_max_failures_per_ip)
@@ -55,7 +55,7 @@ def client_ip(request: Request) -> str:
     """The client's address: the peer, or the last X-Forwarded-For hop when the peer is our proxy."""
     peer = request.client.host if request.client else "unknown"
     forwarded = request.headers.get("x-forwarded-for", "").split(",")[-1].strip()[:64]
-    return forwarded if forwarded and peer in _settings(request).trusted_proxies else peer
+    return forwarded if forwarded and peer in request.app.state.settings.trusted_proxies else peer
 
 
 InviteCode = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -140,9 +140,9 @@ async def update_user(user_id: uuid.UUID, body: UserUpdate, user: CurrentUser, u
     return user_public(await profiles.update_user(uow, user, user_id, changes))
 
 
-def _upload_size_limit(request: Request) -> None:
+async def _upload_size_limit(request: Request) -> None:
     length = request.headers.get("content-length", "")
-    limit = _settings(request).avatar_max_bytes
+    limit = request.app.state.settings.avatar_max_bytes
     if length.isdigit() and int(length) > limit + 64 * 1024:
         raise TooLarge(f"Avatars are limited to {limit} bytes")
 
@@ -219,7 +219,7 @@ async def create_telegram_link(user: CurrentUser, uow: UowDep, settings: Setting
                               telegram_url=f"https://t.me/{settings.bot_username}?start={token}")
 
 
-def _bot_only(settings: SettingsDep, x_bot_token: Annotated[str | None, Header()] = None) -> None:
+async def _bot_only(settings: SettingsDep, x_bot_token: Annotated[str | None, Header()] = None) -> None:
     expected = settings.bot_token.get_secret_value() if settings.bot_token else ""
     if not expected or not x_bot_token or not hmac.compare_digest(x_bot_token.encode(), expected.encode()):
         raise Unauthorized("This endpoint is for the Telegram bot (X-Bot-Token)")
