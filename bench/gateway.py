@@ -1,6 +1,6 @@
 """Gateway overhead on loopback: one small authenticated GET, three ways, in one run.
 
-    python -m bench.gateway [--seconds 10] [--connections 32]
+    python -m bench.gateway [--seconds 10] [--connections 32] [--slices 5]
 
 1. directly from the service, in mesh mode: the lesson service's `GET /api/v1/lessons?limit=1`
    (JWT check, one PostgreSQL query, a small JSON page) and, to show the gateway's own cost
@@ -13,9 +13,10 @@
 First every user's token goes through the gateway once: the gateway verifies a token's
 signature once and remembers it, as it would for real clients, who use a token many times.
 Each target then gets a warm-up, a throughput run with `--connections` keep-alive connections
-and a latency run with one connection; the CPU time the server process (nginx: with its
-worker) spent per request is reported beside the rates, as it is steadier than the rates on a
-shared machine. The load generator is a lean asyncio HTTP/1.1 client in this process (uvloop),
+and a latency run with one connection, each cut into `--slices` turns taken by the targets in
+rotation (a shared machine's load changes within seconds; this way it falls on all alike). The
+CPU time the server process (nginx: with its worker) spent per request is reported beside the
+rates, as it is steadier than the rates on a shared machine. The load generator is a lean asyncio HTTP/1.1 client in this process (uvloop),
 so that it costs less CPU than the servers. PostgreSQL, RabbitMQ and Redis are started as in
 the test suite.
 """
@@ -94,8 +95,26 @@ def _cpu_seconds(pid: int) -> float:
     return sum(sum(p.cpu_times()[:2]) for p in [process, *process.children()])
 
 
+@dataclass
+class Sample:
+    """What one target did in one slice of a run."""
+
+    latencies: list[float]
+    errors: int
+    elapsed: float
+    cpu: float
+
+    @staticmethod
+    def result(name: str, samples: list[Sample]) -> Result:
+        latencies = sorted(x for s in samples for x in s.latencies)
+        elapsed, cpu = sum(s.elapsed for s in samples), sum(s.cpu for s in samples)
+        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        return Result(name, len(latencies) / elapsed, statistics.median(latencies) * 1000, p99 * 1000,
+                      sum(s.errors for s in samples), cpu / len(latencies) * 1000)
+
+
 async def measure(target: Target, path: str, tokens: list[str], *, seconds: float,
-                  connections: int) -> Result:
+                  connections: int) -> Sample:
     requests = _requests(target.port, path, tokens)
     latencies: list[float] = []
     errors: list[int] = []
@@ -103,11 +122,7 @@ async def measure(target: Target, path: str, tokens: list[str], *, seconds: floa
     began, cpu_before = time.perf_counter(), _cpu_seconds(target.pid)
     await asyncio.gather(*(_connection(target.port, requests, until, latencies, errors, i * 997)
                            for i in range(connections)))
-    elapsed, cpu = time.perf_counter() - began, _cpu_seconds(target.pid) - cpu_before
-    latencies.sort()
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return Result(target.name, len(latencies) / elapsed, statistics.median(latencies) * 1000, p99 * 1000,
-                  len(errors), cpu / len(latencies) * 1000)
+    return Sample(latencies, len(errors), time.perf_counter() - began, _cpu_seconds(target.pid) - cpu_before)
 
 
 async def each_token_once(port: int, path: str, tokens: list[str], connections: int) -> None:
@@ -171,13 +186,19 @@ def report(results: list[Result], concurrency: int, direct: Result) -> None:
 
 
 async def run_all(title: str, path: str, targets: list[Target], tokens: list[str], seconds: float,
-                  connections: int) -> None:
+                  connections: int, slices: int) -> None:
+    """Each target runs `seconds` in all, in `slices` turns taken in rotation, so that a change
+    in the machine's load during the run falls on every target alike."""
     print(f"\n== {title}: GET {path}")
     for target in targets:
         await measure(target, path, tokens, seconds=3, connections=connections)     # warm-up
     for concurrency in (connections, 1):
-        results = [await measure(target, path, tokens, seconds=seconds, connections=concurrency)
-                   for target in targets]
+        samples: dict[str, list[Sample]] = {target.name: [] for target in targets}
+        for _ in range(slices):
+            for target in targets:
+                samples[target.name].append(await measure(target, path, tokens, seconds=seconds / slices,
+                                                          connections=concurrency))
+        results = [Sample.result(name, taken) for name, taken in samples.items()]
         report(results, concurrency, results[0])
 
 
@@ -185,6 +206,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--slices", type=int, default=5, help="turns each target's time is cut into")
     args = parser.parse_args()
 
     import os
@@ -213,7 +235,7 @@ def main() -> None:
                 targets = [Target("direct", upstream.port, upstream.pid),
                            Target("gateway", gateway.port, gateway.pid),
                            Target("nginx", nginx_ports[upstream.port], nginx.pid)]
-                uvloop.run(run_all(title, path, targets, tokens, args.seconds, args.connections))
+                uvloop.run(run_all(title, path, targets, tokens, args.seconds, args.connections, args.slices))
     finally:
         if nginx is not None:
             nginx.terminate()
