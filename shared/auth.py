@@ -24,8 +24,10 @@ ALGORITHMS = ["EdDSA", "RS256"]
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="repitbot"'}
 REVOCATIONS_CHANNEL = "revoked:jti"
 POLL_SECONDS = 0.25
+# labelled so that a process that keeps no copy (embedded mode) exports no series at all
 REVOCATIONS_MIRRORED = Gauge("repitbot_revocations_mirrored",
-                             "1 while this process answers token revocation checks from its live copy")
+                             "1 while this process answers token revocation checks from its live copy",
+                             ["channel"])
 log = logging.getLogger(__name__)
 
 
@@ -172,6 +174,8 @@ class RedisRevocationList:
 
     async def mirror(self, *, retry_seconds: float = 1.0) -> None:
         """Keep the in-memory copy live until cancelled (a background task)."""
+        live = REVOCATIONS_MIRRORED.labels(REVOCATIONS_CHANNEL)
+        live.set(0)
         while True:
             pubsub = self._redis.pubsub()
             try:
@@ -181,7 +185,7 @@ class RedisRevocationList:
                     raise ConnectionError("no confirmation of the subscription")
                 copy = await self._read_all()       # revocations from now on are published to us
                 self._copy = copy
-                REVOCATIONS_MIRRORED.set(1)
+                live.set(1)
                 log.info("revocation list mirrored: %d revoked tokens", len(copy))
                 pruned_at = time.time()
                 while True:
@@ -200,7 +204,7 @@ class RedisRevocationList:
                 log.warning("revocation list mirror lost; asking Redis per request", exc_info=True)
             finally:
                 self._copy = None
-                REVOCATIONS_MIRRORED.set(0)
+                live.set(0)
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
             await asyncio.sleep(retry_seconds)
