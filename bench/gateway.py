@@ -5,20 +5,21 @@
 1. directly from the service, in mesh mode: the lesson service's `GET /api/v1/lessons?limit=1`
    (JWT check, one PostgreSQL query, a small JSON page) and, to show the gateway's own cost
    against an upstream that costs almost nothing, the test suite's stand-in upstream app;
-2. through the gateway in mesh mode, default settings (JWT check with revocation lookup, rate
+2. through the gateway in mesh mode, default settings (JWT check with revocation check, rate
    limit of 100/minute per user counted in Redis, circuit breaker, streaming proxy); requests
    rotate over `USERS` users (tokens), so that no user passes the limit;
 3. through nginx (the Debian package) as a plain reverse proxy with upstream keep-alive.
 
-First every user's token goes through the gateway once: the gateway verifies a token's
-signature once and remembers it, as it would for real clients, who use a token many times.
+First every user's token goes through the gateway and to the lesson service once: a process
+verifies a token's signature once and remembers it, as it would for real clients, who use a
+token many times.
 Each target then gets a warm-up, a throughput run with `--connections` keep-alive connections
 and a latency run with one connection, each cut into `--slices` turns taken by the targets in
 rotation (a shared machine's load changes within seconds; this way it falls on all alike). The
 CPU time the server process (nginx: with its worker) spent per request is reported beside the
-rates, as it is steadier than the rates on a shared machine. The load generator is a lean asyncio HTTP/1.1 client in this process (uvloop),
-so that it costs less CPU than the servers. PostgreSQL, RabbitMQ and Redis are started as in
-the test suite.
+rates, as it is steadier than the rates on a shared machine. The load generator is a lean
+asyncio HTTP/1.1 client in this process (uvloop), so that it costs less CPU than the servers.
+PostgreSQL, RabbitMQ and Redis are started as in the test suite.
 """
 from __future__ import annotations
 
@@ -230,6 +231,7 @@ def main() -> None:
             tokens = [keys.token(uuid.uuid4(), "student", ttl=3600) for _ in range(USERS)]
             print(f"loopback, {os.cpu_count()} CPU(s); {args.seconds:.0f} s per run")
             uvloop.run(each_token_once(gateway.port, STAND_IN, tokens, args.connections))
+            uvloop.run(each_token_once(lesson.port, LESSONS, tokens, args.connections))
             for title, path, upstream in (("lesson service", LESSONS, lesson),
                                           ("stand-in upstream", STAND_IN, stand_in)):
                 targets = [Target("direct", upstream.port, upstream.pid),

@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 import uuid
 from collections import OrderedDict
@@ -215,8 +216,9 @@ class RedisRevocationList:
             for key in keys:
                 pipe.pttl(key)
             ttls = await pipe.execute() if keys else []
-        now = time.time()
-        return {key[len(self._prefix):]: now + max(ttl, 0) / 1000 for key, ttl in zip(keys, ttls) if ttl != -2}
+        now = time.time()     # a TTL of -1 (none) is kept for good, -2 (gone meanwhile) is dropped
+        return {key[len(self._prefix):]: now + ttl / 1000 if ttl >= 0 else math.inf
+                for key, ttl in zip(keys, ttls) if ttl != -2}
 
 
 def _raise_if_cancelled() -> None:
