@@ -41,7 +41,7 @@ async def _tokens(request: Request) -> Tokens:
 
 
 async def _revocations(request: Request) -> RedisRevocationList:
-    return RedisRevocationList(request.app.state.runtime.redis)
+    return request.app.state.revocations
 
 
 async def _throttle(request: Request) -> LoginThrottle:

@@ -108,6 +108,7 @@ async def test_forged_expired_unsigned_foreign_and_revoked_tokens_are_401(gatewa
         store = redis.asyncio.from_url(servers.redis_url, decode_responses=True)
         await RedisRevocationList(store).revoke(claims["jti"], claims["exp"])
         await store.aclose()
+        # the gateway learns of the revocation from Redis within milliseconds; it is asked last
         answers = {kind: await gw.get("/api/v1/decks", headers={"Authorization": f"Bearer {token}"})
                    for kind, token in {**_bad_tokens(keys), "revoked": revoked}.items()}
     assert accepted.status_code == 200

@@ -95,6 +95,15 @@ async def test_while_the_copy_is_lost_redis_is_asked_and_the_copy_catches_up(wri
     assert client.lookups == lookups
 
 
+async def test_the_process_that_revokes_sees_it_at_once(mirrored):
+    revocations, client = mirrored
+    await eventually(lambda: _true(revocations.mirrored))
+    jti = _jti()
+    await revocations.revoke(jti, int(time.time()) + 600)
+    assert await revocations.is_revoked(jti)        # not waiting for its own publication
+    assert client.lookups == 0
+
+
 async def test_a_revocation_lasts_as_long_as_the_token(writer, servers):
     jti = _jti()
     await writer.revoke(jti, int(time.time()) + 90)
