@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -102,14 +103,17 @@ def mesh_runtime(servers: Any, keys: TestKeys | None = None) -> Runtime:
                    redis=make_redis(servers.redis_url), key_source=keys)
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 10.0,
+async def eventually(check: Callable[[], Awaitable[Any] | Any], *, timeout: float = 10.0,
                      interval: float = 0.05) -> Any:
-    """Poll `check` until it returns a truthy value (returned) or raise after `timeout`."""
+    """Poll `check` (a coroutine function, or a plain one) until it returns a truthy value
+    (returned) or raise after `timeout`."""
     deadline = time.monotonic() + timeout
     last_error: BaseException | None = None
     while time.monotonic() < deadline:
         try:
-            result = await check()
+            result = check()
+            if inspect.isawaitable(result):
+                result = await result
             if result:
                 return result
         except AssertionError as exc:

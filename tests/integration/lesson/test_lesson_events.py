@@ -92,15 +92,11 @@ async def test_a_redelivered_event_is_recognised_and_skipped(world):
     event = make_event(TeacherLinked(teacher_id=uuid.uuid4(), student_id=uuid.uuid4()), producer="user")
     await world.user_service.publish([event, event])
 
-    await eventually(lambda: _true(duplicates() == before + 1))
+    await eventually(lambda: duplicates() == before + 1)
     async with world.app.state.session_factory() as session:
         handled = await session.scalar(select(func.count()).select_from(InboxEntry)
                                        .where(InboxEntry.event_id == event.id))
     assert handled == 1
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def test_a_booking_needs_the_link_and_works_once_it_arrives(world):

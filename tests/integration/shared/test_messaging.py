@@ -71,7 +71,7 @@ async def test_an_event_committed_with_a_change_reaches_a_consumer_with_its_corr
         await uow.commit()
     assert await OutboxRelay(database, bus, service="user").relay_once() == 1
 
-    await eventually(lambda: _async(len(received) == 1))
+    await eventually(lambda: len(received) == 1)
     assert received[0].id == sent.id
     assert received[0].correlation_id == "req-4711"
     async with database() as session:
@@ -89,7 +89,7 @@ async def test_the_same_event_delivered_twice_changes_nothing(database, bus):
     await bus.publish([event])
     marker = make_event(_user_created(), producer="user")
     await bus.publish([marker])
-    await eventually(lambda: _async(any(e.id == marker.id for e in received)))
+    await eventually(lambda: any(e.id == marker.id for e in received))
     assert [e.id for e in received].count(event.id) == 1
     assert await _count_hits(database) == 2
 
@@ -117,7 +117,7 @@ async def test_a_handler_that_always_fails_ends_in_the_dead_letter_queue_and_rep
     assert str(event.id) in listing and "downstream is broken" in listing
     healthy = True
     assert "replayed 1 message" in _cli(servers, "dlq", "replay", "user", "--queue", queue)
-    await eventually(lambda: _async(len(handled) == 1))
+    await eventually(lambda: len(handled) == 1)
     assert handled[0].id == event.id
     assert await bus.dead_letters(queue) == []
 
@@ -161,7 +161,7 @@ async def test_killing_the_relay_between_commit_and_publish_loses_no_event(datab
 
     restarted = OutboxRelay(database, bus, service="user")
     assert await restarted.relay_once() == 1
-    await eventually(lambda: _async(len(received) == 1))
+    await eventually(lambda: len(received) == 1)
     assert received[0].id == sent.id
 
 
@@ -184,7 +184,7 @@ async def test_two_relays_at_once_publish_each_row_once(database, bus):
 
     counts = await asyncio.gather(*(drain(r) for r in relays))
     assert sum(counts) == 300 and all(counts)
-    await eventually(lambda: _async(len(received) == 300), timeout=20)
+    await eventually(lambda: len(received) == 300, timeout=20)
     assert len({e.id for e in received}) == 300
 
 
@@ -208,7 +208,7 @@ async def test_a_commit_made_while_the_relay_looks_is_published_at_once_not_at_t
     relay = CommitDuringTheRound(database, bus, service="user", poll_interval=60)
     task = asyncio.create_task(relay.run())
     try:
-        await eventually(lambda: _async(len(received) == 1), timeout=10)
+        await eventually(lambda: len(received) == 1, timeout=10)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -281,10 +281,6 @@ async def test_a_batch_handler_gets_the_new_events_of_its_types_once_in_arrival_
     assert batches == [[seen.id], [e.id for e in events]]
     assert per_event == [seen.id, events[0].id, events[2].id]
     assert sorted(handlers.routing_keys) == ["user.created", "user.updated"]
-
-
-async def _async(value):
-    return value
 
 
 def _cli(servers, *args: str) -> str:

@@ -59,7 +59,7 @@ async def test_the_copy_holds_revocations_made_before_and_after_it_started(write
     revocations = RedisRevocationList(client)
     task = asyncio.create_task(revocations.mirror())
     try:
-        await eventually(lambda: _true(revocations.mirrored))
+        await eventually(lambda: revocations.mirrored)
         after = _jti()
         await writer.revoke(after, int(time.time()) + 600)
         await eventually(lambda: revocations.is_revoked(after), timeout=2)
@@ -74,7 +74,7 @@ async def test_the_copy_holds_revocations_made_before_and_after_it_started(write
 
 async def test_while_the_copy_is_lost_redis_is_asked_and_the_copy_catches_up(writer, mirrored, servers):
     revocations, client = mirrored
-    await eventually(lambda: _true(revocations.mirrored))
+    await eventually(lambda: revocations.mirrored)
     admin = redis.from_url(servers.redis_url, decode_responses=True)
     try:
         for connection in await admin.client_list(_type="pubsub"):
@@ -82,14 +82,14 @@ async def test_while_the_copy_is_lost_redis_is_asked_and_the_copy_catches_up(wri
                 await admin.client_kill_filter(_id=connection["id"])
     finally:
         await admin.aclose()
-    await eventually(lambda: _true(not revocations.mirrored), interval=0.01)
+    await eventually(lambda: not revocations.mirrored, interval=0.01)
 
     while_lost = _jti()
     await writer.revoke(while_lost, int(time.time()) + 600)   # published to nobody here
     assert await revocations.is_revoked(while_lost)
     assert client.lookups >= 1                                  # asked Redis
 
-    await eventually(lambda: _true(revocations.mirrored))
+    await eventually(lambda: revocations.mirrored)
     lookups = client.lookups
     assert await revocations.is_revoked(while_lost)             # read back with the whole list
     assert client.lookups == lookups
@@ -97,7 +97,7 @@ async def test_while_the_copy_is_lost_redis_is_asked_and_the_copy_catches_up(wri
 
 async def test_the_process_that_revokes_sees_it_at_once(mirrored):
     revocations, client = mirrored
-    await eventually(lambda: _true(revocations.mirrored))
+    await eventually(lambda: revocations.mirrored)
     jti = _jti()
     await revocations.revoke(jti, int(time.time()) + 600)
     assert await revocations.is_revoked(jti)        # not waiting for its own publication
@@ -113,7 +113,3 @@ async def test_a_revocation_lasts_as_long_as_the_token(writer, servers):
     finally:
         await client.aclose()
     assert 85 <= ttl <= 90
-
-
-async def _true(value: bool) -> bool:
-    return value

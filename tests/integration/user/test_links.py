@@ -34,7 +34,7 @@ async def test_a_student_accepting_an_invite_is_linked_and_the_event_reaches_rab
     again = await service.client.post(f"/api/v1/invites/{invite['code']}/accept", headers=student.headers)
     assert again.status_code == 200 and again.json()["created"] is False
 
-    received = await eventually(lambda: _async(tap.of("user.teacher_linked", student_id=student.id)))
+    received = await eventually(lambda: tap.of("user.teacher_linked", student_id=student.id))
     assert received[0].payload == {"teacher_id": teacher.id, "student_id": student.id}
     assert received[0].correlation_id == correlation
     assert tap.amqp_correlation_ids[str(received[0].id)] == correlation
@@ -54,7 +54,7 @@ async def test_a_parent_accepting_a_students_invite_is_linked_to_the_child(servi
     assert accepted.status_code == 200
     assert accepted.json()["parent_id"] == parent.id and accepted.json()["student_id"] == student.id
 
-    received = await eventually(lambda: _async(tap.of("user.parent_linked", student_id=student.id)))
+    received = await eventually(lambda: tap.of("user.parent_linked", student_id=student.id))
     assert received[0].payload == {"parent_id": parent.id, "student_id": student.id}
     child = await service.client.get(f"/api/v1/users/{student.id}", headers=parent.headers)
     assert child.status_code == 200
@@ -122,7 +122,7 @@ async def test_a_telegram_link_token_links_the_chat_once(service, tap):
 
     me = await service.client.get("/auth/me", headers=user.headers)
     assert me.json()["telegram_linked"] is True
-    received = await eventually(lambda: _async(tap.of("user.telegram_linked", user_id=user.id)))
+    received = await eventually(lambda: tap.of("user.telegram_linked", user_id=user.id))
     assert received[0].payload == {"user_id": user.id, "telegram_chat_id": chat_id}
 
 
@@ -147,7 +147,3 @@ async def test_an_expired_telegram_link_token_is_refused(start_user_service):
         response = await service.client.post("/api/v1/telegram/link", headers={"X-Bot-Token": BOT_TOKEN},
                                              json={"token": token, "telegram_chat_id": 12345})
         assert response.status_code == 409
-
-
-async def _async(value):
-    return value
