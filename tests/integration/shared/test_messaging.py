@@ -5,6 +5,7 @@ import subprocess
 import sys
 import uuid
 
+import aio_pika
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from shared import context
 from shared.bus import PoisonMessage
 from shared.db import UnitOfWork, make_engine
-from shared.events import Event, UserCreated, UserUpdated, make_event
+from shared.events import EXCHANGE, Event, UserCreated, UserUpdated, make_event
 from shared.inbox import Consumer, Handlers
 from shared.outbox import InboxEntry, MessagingBase, OutboxMessage, OutboxRelay
 from shared.rabbit import RabbitBus
@@ -77,6 +78,29 @@ async def test_an_event_committed_with_a_change_reaches_a_consumer_with_its_corr
     async with database() as session:
         row = await session.scalar(select(OutboxMessage).where(OutboxMessage.event_id == sent.id))
     assert row.published_at is not None
+
+
+async def test_a_published_event_carries_its_id_type_correlation_and_cause_as_amqp_properties(servers, bus):
+    connection = await aio_pika.connect_robust(servers.rabbitmq_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue("", exclusive=True)
+        await queue.bind(exchange, routing_key="user.created")
+        context.correlation_id.set("req-4712")
+        cause = uuid.uuid4()
+        context.causation_id.set(cause)
+        event = make_event(_user_created(), producer="user")
+        await bus.publish([event])
+
+        message = await eventually(lambda: queue.get(fail=False))
+        assert (message.message_id, message.type, message.routing_key) == (str(event.id), "user.created",
+                                                                           "user.created")
+        assert (message.correlation_id, message.headers["causation_id"]) == ("req-4712", str(cause))
+        assert message.content_type == "application/json"
+        assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+        assert message.timestamp == event.occurred_at.replace(microsecond=0)
+        assert Event.model_validate_json(message.body) == event
 
 
 async def test_the_same_event_delivered_twice_changes_nothing(database, bus):
