@@ -11,6 +11,7 @@ bad event fails (and is retried, then parked by the bus) alone.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import defaultdict
@@ -20,7 +21,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import context, metrics
-from shared.db import UnitOfWork, insert_for
+from shared.db import UnitOfWork, insert_ignoring
 from shared.events import Event
 from shared.outbox import InboxEntry
 
@@ -71,10 +72,15 @@ async def claim(session: AsyncSession, pairs: Iterable[tuple[Any, str]]) -> set[
     rows = [{"event_id": event_id, "handler": handler} for event_id, handler in sorted(set(pairs), key=str)]
     if not rows:
         return set()
-    inbox = InboxEntry.__table__
-    inserted = await session.execute(
-        insert_for(session, inbox).on_conflict_do_nothing().returning(inbox.c.event_id, inbox.c.handler), rows)
+    connection = await session.connection()
+    inserted = await connection.execute(_claim_statement(connection.dialect.name), rows)
     return {(event_id, handler) for event_id, handler in inserted}
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Any:
+    inbox = InboxEntry.__table__
+    return insert_ignoring(dialect, inbox).returning(inbox.c.event_id, inbox.c.handler)
 
 
 class Consumer:

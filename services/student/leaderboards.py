@@ -92,10 +92,14 @@ class Leaderboards:
     async def add(self, awards: list[tuple[uuid.UUID, int, datetime]]) -> None:
         """Add committed XP awards (student, amount, when) to the boards of their periods."""
         totals: dict[tuple[str, str], int] = {}
+        boards_of_day: dict[date, list[str]] = {}  # a batch's awards mostly fall on one day
         for student_id, amount, at in awards:
-            for name in PERIODS:
-                place = (self._key(period_of(name, at, self.zone)), str(student_id))
-                totals[place] = totals.get(place, 0) + amount
+            day = at.astimezone(self.zone).date()
+            if day not in boards_of_day:
+                boards_of_day[day] = [self._key(period_of(name, at, self.zone)) for name in PERIODS]
+            member = str(student_id)
+            for key in boards_of_day[day]:
+                totals[key, member] = totals.get((key, member), 0) + amount
         keys = {key for key, _ in totals}
         try:
             await self._drop_stale()
