@@ -87,7 +87,11 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **json_codec)
+    # No pre-ping: on asyncpg it costs three round trips (BEGIN, a query, ROLLBACK) per checkout,
+    # as much as a consumer transaction's own statements. A connection found dead instead fails
+    # its one operation, and that error makes the pool drop every connection opened before it: a
+    # request gets a 503 to retry (shared.errors), a batch of events is retried by the consumer.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, **json_codec)
 
 
 def insert_for(session: AsyncSession, table: Any) -> Any:

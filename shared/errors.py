@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import context
@@ -116,6 +117,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         if isinstance(cause, DomainError):  # e.g. TooLarge raised while FastAPI read the body
             return problem(cause.status, cause.detail, title=cause.title, headers=cause.headers)
         return problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated:  # the pool has dropped its connections; the next try gets new ones
+            log.warning("database connection lost on %s %s: %s", request.method, request.url.path, exc.orig)
+            return problem(503, "The database connection was lost; retry the request",
+                           headers={"Retry-After": "1"})
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
