@@ -121,7 +121,7 @@ async def main(n: int) -> None:
         stop_servers()
     print(f"events: {n}")
     print(f"raw aio-pika publish(confirm) -> consume(ack), quorum queue: {raw:8.0f} msg/s")
-    print(f"outbox relay -> RabbitMQ -> inbox consumer, +1 row per event (PostgreSQL):")
+    print("outbox relay -> RabbitMQ -> inbox consumer, +1 row per event (PostgreSQL):")
     print(f"  written by a batch handler:     {batched:8.0f} events/s   ratio to raw {batched / raw:.2f}")
     print(f"  written by a per-event handler: {per_event:8.0f} events/s   ratio to raw {per_event / raw:.2f}")
 

@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import contextlib
 import copy
-import json
 import os
 import shutil
 import statistics
@@ -34,7 +33,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import aio_pika
+import aiormq
 import asyncpg
+import orjson
 import psutil
 
 from bench.bus import _events, raw_rate
@@ -100,7 +101,9 @@ def lesson_event(student_id: uuid.UUID) -> Event:
 
 
 class Tap:
-    """The `xp.earned` of lesson awards coming back on the bus: when each source event's arrived."""
+    """The `xp.earned` of lesson awards coming back on the bus: when each source event's arrived.
+    It reads the channel below aio-pika (no `IncomingMessage` per delivery): the listener shares
+    the two cores with what it measures."""
 
     def __init__(self) -> None:
         self.arrived: dict[str, float] = {}
@@ -112,11 +115,11 @@ class Tap:
         exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
         queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
         await queue.bind(exchange, routing_key="xp.earned")
-        await queue.consume(self._keep, no_ack=True)
+        await (await channel.get_underlay_channel()).basic_consume(queue.name, self._keep, no_ack=True)
         return connection
 
-    async def _keep(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        payload = json.loads(message.body)["payload"]
+    async def _keep(self, message: aiormq.abc.DeliveredMessage) -> None:
+        payload = orjson.loads(message.body)["payload"]
         if payload.get("rule") == "lesson_attended":
             self.arrived[payload["source_event_id"]] = time.perf_counter()
 
@@ -128,55 +131,54 @@ class Tap:
             await asyncio.sleep(0.02)
 
 
-async def facts_count(dsn: str) -> int:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return await conn.fetchval("SELECT count(*) FROM facts")
-    finally:
-        await conn.close()
+async def facts_count(db: asyncpg.Connection) -> int:
+    return await db.fetchval("SELECT count(*) FROM facts")
 
 
-async def burst(bus: RabbitBus, tap: Tap, dsn: str, students: list[uuid.UUID], n: int) -> tuple[float, float, float]:
+def envelopes(students: list[uuid.UUID], first: int, n: int) -> list[dict]:
+    """`n` lesson.completed envelopes, ready to publish (built before the clock starts)."""
+    return [lesson_event(students[(first + i) % len(students)]).model_dump(mode="json") for i in range(n)]
+
+
+async def burst(bus: RabbitBus, tap: Tap, db: asyncpg.Connection, students: list[uuid.UUID],
+                n: int) -> tuple[float, float, float]:
     """(publish rate, committed rate, relayed rate) of `n` events published as fast as possible."""
-    before = await facts_count(dsn)
-    events = [lesson_event(students[i % len(students)]) for i in range(n)]
+    before = await facts_count(db)
+    events = envelopes(students, 0, n)
     started = time.perf_counter()
     for i in range(0, n, 200):
-        await bus.publish(events[i:i + 200])
+        await bus.publish_envelopes(events[i:i + 200])
     published = time.perf_counter() - started
-    while await facts_count(dsn) < before + n:
+    while await facts_count(db) < before + n:
         await asyncio.sleep(0.05)
     committed = time.perf_counter() - started
-    await tap.wait([str(e.id) for e in events], timeout=600)
-    relayed = max(tap.arrived[str(e.id)] for e in events) - started
+    await tap.wait([e["id"] for e in events], timeout=600)
+    relayed = max(tap.arrived[e["id"]] for e in events) - started
     return n / published, n / committed, n / relayed
 
 
-async def paced(bus: RabbitBus, tap: Tap, dsn: str, students: list[uuid.UUID], rate: int,
+async def paced(bus: RabbitBus, tap: Tap, db: asyncpg.Connection, students: list[uuid.UUID], rate: int,
                 seconds: float) -> tuple[list[float], list[float]]:
     """Latencies (ms) at `rate` events per second: from publish to the fact written in the service
     (its `recorded_at`, taken as the batch's facts are inserted, the statements just before the
     commit: a lower bound of publish -> commit),
     and from publish to its `xp.earned` back on the bus (after commit and relay: an upper bound)."""
+    ready = envelopes(students, 0, int(rate * seconds) + rate)
     sent: dict[str, tuple[float, float]] = {}
     started, i = time.perf_counter(), 0
     while time.perf_counter() - started < seconds:
         due = int((time.perf_counter() - started) * rate)
-        batch = [lesson_event(students[(i + k) % len(students)]) for k in range(due - i)]
-        for event in batch:
-            sent[str(event.id)] = (time.perf_counter(), time.time())
+        batch = ready[i:due]
+        for envelope in batch:
+            sent[envelope["id"]] = (time.perf_counter(), time.time())
         if batch:
-            await bus.publish(batch)
+            await bus.publish_envelopes(batch)
         i = due
         await asyncio.sleep(0.01)
     await tap.wait(list(sent), timeout=300)
     relayed = sorted((tap.arrived[key] - at) * 1000 for key, (at, _) in sent.items())
-    conn = await asyncpg.connect(dsn)
-    try:
-        rows = await conn.fetch("SELECT event_id::text AS id, recorded_at FROM facts WHERE event_id::text = ANY($1)",
-                                list(sent))
-    finally:
-        await conn.close()
+    rows = await db.fetch("SELECT event_id::text AS id, recorded_at FROM facts WHERE event_id::text = ANY($1)",
+                          list(sent))
     applied = sorted((row["recorded_at"].timestamp() - sent[row["id"]][1]) * 1000 for row in rows)
     return applied, relayed
 
@@ -210,20 +212,22 @@ async def pipeline_part(servers, args: argparse.Namespace) -> dict[str, float]:
         mesh.start_app("student", "services.student.app:create_app", instances=args.instances, env=env)
         tap, bus = Tap(), RabbitBus(servers.rabbitmq_url)
         connection = await tap.start(servers.rabbitmq_url)
+        db = await asyncpg.connect(dsn)
         try:
             students = [uuid.uuid4() for _ in range(STUDENTS)]
-            await burst(bus, tap, dsn, students, 1000)  # warm-up: every student gets a state row
+            await burst(bus, tap, db, students, 1000)  # warm-up: every student gets a state row
             before = cpu_seconds()
             results["publish"], results["committed"], results["relayed"] = await burst(
-                bus, tap, dsn, students, args.events)
+                bus, tap, db, students, args.events)
             results["cpu"] = {role: (spent - before.get(role, 0.0)) / args.events
                               for role, spent in cpu_seconds().items()}
             for rate in args.paced_rates:
-                applied, relayed = await paced(bus, tap, dsn, students, rate, args.paced_seconds)
+                applied, relayed = await paced(bus, tap, db, students, rate, args.paced_seconds)
                 results[rate] = {"events": len(relayed), "applied": (statistics.median(applied),
                                                                      percentile(applied, 0.99)),
                                  "relayed": (statistics.median(relayed), percentile(relayed, 0.99))}
         finally:
+            await db.close()
             await bus.close()
             await connection.close()
     results["raw"] = await raw_rate(servers.rabbitmq_url, _events(args.events))
