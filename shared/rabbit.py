@@ -72,8 +72,13 @@ class RabbitBus:
 
     async def publish_envelopes(self, envelopes: Sequence[dict[str, Any]]) -> None:
         """Publish with confirms, all in flight at once; returns when the broker has confirmed
-        every one (raises if it refused one). Straight on the channel below aio-pika's `Exchange`,
-        whose `Message` object costs more than the frames themselves on the relay's hot path.
+        every one (raises if it refused one).
+
+        Straight on the channel below aio-pika's `Exchange`, whose `Message` object costs more than
+        the frames themselves, and without waiting for each frame to reach the socket before the
+        next is queued (`wait=False`: the channel's lock is otherwise held across a turn of the
+        event loop per message, so a busy consumer in the same process slowed the relay to a
+        crawl). Frames keep their order; the confirms are what says the broker has them.
         Not mandatory: an event nobody subscribes to yet is dropped by the broker, not returned."""
         await self.start()
         assert self._publish_channel is not None
@@ -81,7 +86,7 @@ class RabbitBus:
             raise aiormq.exceptions.ChannelInvalidStateError("the publishing channel is closed")
         channel = await self._publish_channel.get_underlay_channel()
         await asyncio.gather(*(channel.basic_publish(orjson.dumps(e), exchange=EXCHANGE, routing_key=e["type"],
-                                                     properties=_properties(e)) for e in envelopes))
+                                                     properties=_properties(e), wait=False) for e in envelopes))
 
     async def subscribe(self, queue: str, routing_keys: Sequence[str], handler: Handler) -> None:
         await self.start()
