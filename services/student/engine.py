@@ -83,7 +83,6 @@ class Outcome:
     level_change: tuple[int, int] | None = None
     achievements: list[AchievementAward] = field(default_factory=list)
     evaluated: int = 0  # achievement rules evaluated: grows with the rules a fact affects
-    duplicate: bool = False
 
     @property
     def xp_gained(self) -> int:
@@ -107,11 +106,10 @@ def current_streak(state: StudentState, today: date) -> int:
 
 
 def apply_fact(state: StudentState, fact: Fact, ruleset: RuleSet, curve: LevelCurve) -> Outcome:
-    """Apply one fact to the state (in place); a fact already applied changes nothing."""
-    event_key = compact_key(fact.event_id)
-    if event_key in state.applied:
-        return Outcome(duplicate=True)
-    state.applied.add(event_key)
+    """Apply one fact to the state (in place). Each fact is applied once: the service's inbox
+    claims every event before its handler runs (and the facts and the ledger are keyed by the
+    event in the database); the state does not remember every event id it has seen, which grew
+    with a student's history and was rewritten with every update."""
     state.ruleset_version = ruleset.version
     old_level = state.level
     fresh = _mark_seen(state, fact, ruleset)

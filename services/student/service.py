@@ -55,8 +55,6 @@ async def record_facts(uow: UnitOfWork, game: Gamification, events: list[Event])
         context.causation_id.set(event.id)
         fact = fact_of(event, zones.get(student_id, []))
         outcome = apply_fact(states[student_id], fact, ruleset, curve)
-        if outcome.duplicate:
-            continue
         changes.add_fact(student_id, fact)
         changes.add_outcome(uow, student_id, states[student_id], outcome, version=ruleset.version,
                             at=fact.occurred_at)

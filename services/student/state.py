@@ -100,7 +100,6 @@ class StudentState:
     cap_usage: dict[str, dict[str, int]] = field(default_factory=dict)  # XP source -> day -> XP given
     flags: set[str] = field(default_factory=set)  # event rules some fact has matched
     earned: dict[str, datetime] = field(default_factory=dict)  # achievement -> earned_at, award order
-    applied: set[str] = field(default_factory=set)  # compact ids of the facts applied
     ruleset_version: int | None = None
 
     # --- learning days and streaks ------------------------------------------------------
@@ -165,13 +164,13 @@ class StudentState:
             "cap_usage": {source: dict(sorted(days.items())) for source, days in sorted(self.cap_usage.items())},
             "flags": sorted(self.flags),
             "earned": [[code, moment.isoformat()] for code, moment in self.earned.items()],
-            "applied": sorted(self.applied),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "StudentState":
         if data.get("format", STATE_FORMAT) != STATE_FORMAT:
             raise ValueError(f"unknown student state format {data.get('format')!r}")
+        # rows written before 2026-11-24 also list the ids of every fact applied ("applied"): dropped
         return cls(
             total_xp=data.get("total_xp", 0),
             level=data.get("level", 1),
@@ -184,7 +183,6 @@ class StudentState:
             cap_usage={source: dict(days) for source, days in data.get("cap_usage", {}).items()},
             flags=set(data.get("flags", [])),
             earned={code: datetime.fromisoformat(moment) for code, moment in data.get("earned", [])},
-            applied=set(data.get("applied", [])),
             ruleset_version=data.get("ruleset_version"),
         )
 

@@ -176,13 +176,19 @@ def test_caps_count_in_the_students_local_day():
     assert moscow.learning_days == [date(2026, 1, 10)]
 
 
-def test_a_duplicate_fact_changes_nothing():
-    item = lesson(NOON, score=50)
-    state, _ = run([item])
-    before = state.to_dict()
-    outcome = apply_fact(state, item, RULES, CURVE)
-    assert outcome.is_empty and outcome.duplicate
-    assert state.to_dict() == before
+def test_the_stored_state_does_not_grow_with_every_fact():
+    card = uuid.uuid4()
+    same_card = [reviewed(utc("2026-01-10T13:00:00") + timedelta(seconds=n), card) for n in range(300)]
+    after_hundred, _ = run(same_card[:100])
+    after_all, _ = run(same_card)
+    assert after_all.metrics["card_reviews"] == 300
+    assert len(json.dumps(after_all.to_dict())) - len(json.dumps(after_hundred.to_dict())) < 10
+
+
+def test_a_state_stored_with_the_ids_of_its_facts_loads_without_them():
+    state, _ = run([lesson(NOON, score=50)])
+    old_row = {**state.to_dict(), "applied": ["AAAAAAAAAAAAAAAAAAAAAA"]}
+    assert StudentState.from_dict(old_row).to_dict() == state.to_dict()
 
 
 # --- levels ----------------------------------------------------------------------------
