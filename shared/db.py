@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, DateTime, MetaData, Table, TypeDecorator, event, func
+from sqlalchemy import JSON, DateTime, MetaData, Table, TypeDecorator, any_, bindparam, event, func
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -102,6 +102,16 @@ def insert_for(session: AsyncSession, table: Any) -> Any:
 
 def dialect_insert(dialect: str, table: Any) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def one_of(column: Any, name: str, dialect: str) -> Any:
+    """`column IN (the values of :name)` as one SQL text whatever the number of values: on
+    PostgreSQL `= ANY(:name)` with an array, so that asyncpg prepares the statement once per
+    connection instead of once per list length (each new length was a Parse round trip and a
+    plan, and pushed other statements out of the cache); an expanding IN on SQLite."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 @functools.cache

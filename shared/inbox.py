@@ -18,10 +18,12 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from sqlalchemy import bindparam, cast, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import context, metrics
-from shared.db import UnitOfWork, insert_ignoring
+from shared.db import UnitOfWork, dialect_insert, insert_ignoring
 from shared.events import Event
 from shared.outbox import InboxEntry
 
@@ -69,18 +71,29 @@ def handler_name(fn: Callable[..., Any]) -> str:
 async def claim(session: AsyncSession, pairs: Iterable[tuple[Any, str]]) -> set[tuple[Any, str]]:
     """Insert the inbox rows of (event id, handler) pairs; the pairs that were not there yet.
     Rows go in a fixed order so that two consumers claiming overlapping batches cannot deadlock."""
-    rows = [{"event_id": event_id, "handler": handler} for event_id, handler in sorted(set(pairs), key=str)]
-    if not rows:
+    ordered = sorted(set(pairs), key=str)
+    if not ordered:
         return set()
     connection = await session.connection()
-    inserted = await connection.execute(_claim_statement(connection.dialect.name), rows)
+    dialect = connection.dialect.name
+    if dialect == "postgresql":   # one statement text whatever the batch size (see shared.db.one_of)
+        inserted = await connection.execute(_claim_statement(dialect), {
+            "event_ids": [event_id for event_id, _ in ordered], "handlers": [handler for _, handler in ordered]})
+    else:
+        inserted = await connection.execute(_claim_statement(dialect), [
+            {"event_id": event_id, "handler": handler} for event_id, handler in ordered])
     return {(event_id, handler) for event_id, handler in inserted}
 
 
 @functools.cache
 def _claim_statement(dialect: str) -> Any:
     inbox = InboxEntry.__table__
-    return insert_ignoring(dialect, inbox).returning(inbox.c.event_id, inbox.c.handler)
+    insert = insert_ignoring(dialect, inbox)
+    if dialect == "postgresql":
+        insert = dialect_insert(dialect, inbox).from_select(["event_id", "handler"], select(
+            func.unnest(cast(bindparam("event_ids"), ARRAY(inbox.c.event_id.type))),
+            func.unnest(cast(bindparam("handlers"), ARRAY(inbox.c.handler.type))))).on_conflict_do_nothing()
+    return insert.returning(inbox.c.event_id, inbox.c.handler)
 
 
 class Consumer:

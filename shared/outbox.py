@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from datetime import datetime, timedelta, timezone
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared import metrics
-from shared.db import JSONType, new_metadata
+from shared.db import JSONType, new_metadata, one_of
 from shared.events import Event, utcnow
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,11 @@ class InboxEntry(MessagingBase):
 OUTBOX = OutboxMessage.__table__
 UNPUBLISHED = (select(OUTBOX.c.id, OUTBOX.c.type, OUTBOX.c.body).where(OUTBOX.c.published_at.is_(None))
                .order_by(OUTBOX.c.id).limit(bindparam("limit")).with_for_update(skip_locked=True))
-MARK_PUBLISHED = (update(OUTBOX).where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
-                  .values(published_at=bindparam("now")))
+
+
+@functools.cache
+def _mark_published(dialect: str) -> Any:
+    return update(OUTBOX).where(one_of(OUTBOX.c.id, "ids", dialect)).values(published_at=bindparam("now"))
 
 
 class OutboxRelay:
@@ -86,7 +90,8 @@ class OutboxRelay:
             if not rows:
                 return 0
             await self._bus.publish_envelopes([row.body for row in rows])
-            await connection.execute(MARK_PUBLISHED, {"ids": [row.id for row in rows], "now": utcnow()})
+            await connection.execute(_mark_published(connection.dialect.name),
+                                     {"ids": [row.id for row in rows], "now": utcnow()})
         for row in rows:
             metrics.EVENTS_PUBLISHED.labels(self._service, row.type).inc()
         return len(rows)

@@ -6,20 +6,21 @@ so the result does not depend on which of the two arrives first.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.student.models import (KnownUser, Material, ParentLink, StudentStateRow, StudiedMaterial,
                                      TeacherLink, UserTimezone)
 from services.student.state import zone
 from shared.auth import Principal
-from shared.db import insert_for, upsert_fields
+from shared.db import insert_for, one_of, upsert_fields
 from shared.events import utcnow
 
 log = logging.getLogger(__name__)
@@ -29,9 +30,6 @@ SINCE_ALWAYS = datetime(1970, 1, 1, tzinfo=timezone.utc)  # the zone given at re
 FIELD_LENGTHS = {"role": 20, "full_name": 200, "locale": 10}
 ZoneHistory = list[tuple[datetime, str]]  # (effective_from, zone), oldest first
 ZONES = UserTimezone.__table__
-ZONES_OF = (select(ZONES.c.user_id, ZONES.c.effective_from, ZONES.c.timezone)   # built once: a hot path
-            .where(ZONES.c.user_id.in_(bindparam("ids", expanding=True)))
-            .order_by(ZONES.c.user_id, ZONES.c.effective_from))
 
 
 def valid_zone(name: Any) -> str | None:
@@ -73,10 +71,17 @@ async def timezone_at(session: AsyncSession, user_id: uuid.UUID, moment: datetim
 async def zone_histories(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, ZoneHistory]:
     """Each user's zones, oldest first, as (effective_from, zone)."""
     histories: dict[uuid.UUID, ZoneHistory] = {}
-    rows = await (await session.connection()).execute(ZONES_OF, {"ids": list(set(user_ids))})
+    connection = await session.connection()
+    rows = await connection.execute(_zones_of(connection.dialect.name), {"ids": list(set(user_ids))})
     for row in rows:
         histories.setdefault(row.user_id, []).append((row.effective_from, row.timezone))
     return histories
+
+
+@functools.cache
+def _zones_of(dialect: str) -> Any:   # built once: a hot path (see shared.db.insert_ignoring)
+    return (select(ZONES.c.user_id, ZONES.c.effective_from, ZONES.c.timezone)
+            .where(one_of(ZONES.c.user_id, "ids", dialect)).order_by(ZONES.c.user_id, ZONES.c.effective_from))
 
 
 def zone_at(history: ZoneHistory, moment: datetime) -> str:

@@ -4,6 +4,7 @@ in bulk at the end, so a batch of facts costs a handful of statements, not a han
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,15 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.student import metrics
 from services.student.engine import Fact, Outcome, StudentState
 from services.student.models import EarnedAchievement, FactRow, StudentStateRow, XpEntry
-from shared.db import UnitOfWork, insert_ignoring
+from shared.db import UnitOfWork, insert_ignoring, one_of
 from shared.events import AchievementEarned, Payload, StudentLevelUp, XpEarned, make_event, utcnow
 from shared.outbox import OutboxMessage
 
 # The statements of the hot path, built once and run on the session's connection (see
 # `shared.db.insert_ignoring`).
 STATES = StudentStateRow.__table__
-LOCK_STATES = (select(STATES.c.student_id, STATES.c.state).where(STATES.c.student_id.in_(bindparam("ids", expanding=True)))
-               .order_by(STATES.c.student_id).with_for_update())
 SAVE_STATE = (update(STATES).where(STATES.c.student_id == bindparam("id"))
               .values(state=bindparam("state"), ruleset_version=bindparam("ruleset_version"),
                       updated_at=bindparam("updated_at")))
@@ -52,8 +51,15 @@ async def lock_states(session: AsyncSession, student_ids: Iterable[uuid.UUID]) -
 
 
 async def _locked(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict]:
-    rows = await (await session.connection()).execute(LOCK_STATES, {"ids": ids})
+    connection = await session.connection()
+    rows = await connection.execute(_lock_states(connection.dialect.name), {"ids": ids})
     return {row.student_id: row.state for row in rows}
+
+
+@functools.cache
+def _lock_states(dialect: str) -> Any:
+    return (select(STATES.c.student_id, STATES.c.state).where(one_of(STATES.c.student_id, "ids", dialect))
+            .order_by(STATES.c.student_id).with_for_update())
 
 
 async def lock_state(session: AsyncSession, student_id: uuid.UUID) -> StudentState:
