@@ -19,11 +19,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from sqlalchemy import bindparam, cast, func, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import context, metrics
-from shared.db import UnitOfWork, dialect_insert, insert_ignoring
+from shared.db import UnitOfWork, insert_ignoring
 from shared.events import Event
 from shared.outbox import InboxEntry
 
@@ -88,11 +89,12 @@ async def claim(session: AsyncSession, pairs: Iterable[tuple[Any, str]]) -> set[
 @functools.cache
 def _claim_statement(dialect: str) -> Any:
     inbox = InboxEntry.__table__
-    insert = insert_ignoring(dialect, inbox)
     if dialect == "postgresql":
-        insert = dialect_insert(dialect, inbox).from_select(["event_id", "handler"], select(
+        insert = postgresql.insert(inbox).from_select(["event_id", "handler"], select(
             func.unnest(cast(bindparam("event_ids"), ARRAY(inbox.c.event_id.type))),
             func.unnest(cast(bindparam("handlers"), ARRAY(inbox.c.handler.type))))).on_conflict_do_nothing()
+    else:
+        insert = insert_ignoring(dialect, inbox)
     return insert.returning(inbox.c.event_id, inbox.c.handler)
 
 

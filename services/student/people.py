@@ -79,7 +79,7 @@ async def zone_histories(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -
 
 
 @functools.cache
-def _zones_of(dialect: str) -> Any:   # built once: a hot path (see shared.db.insert_ignoring)
+def _zones_of(dialect: str) -> Any:   # built once: a hot path (see shared.db)
     return (select(ZONES.c.user_id, ZONES.c.effective_from, ZONES.c.timezone)
             .where(one_of(ZONES.c.user_id, "ids", dialect)).order_by(ZONES.c.user_id, ZONES.c.effective_from))
 

@@ -22,8 +22,7 @@ from shared.db import UnitOfWork, insert_ignoring, one_of
 from shared.events import AchievementEarned, Payload, StudentLevelUp, XpEarned, make_event, utcnow
 from shared.outbox import OutboxMessage
 
-# The statements of the hot path, built once and run on the session's connection (see
-# `shared.db.insert_ignoring`).
+# The statements of the hot path, built once and run on the session's connection (see `shared.db`).
 STATES = StudentStateRow.__table__
 SAVE_STATE = (update(STATES).where(STATES.c.student_id == bindparam("id"))
               .values(state=bindparam("state"), ruleset_version=bindparam("ruleset_version"),
@@ -135,9 +134,9 @@ class Changes:
         session = uow.session
         connection = await session.connection()
         if self.facts:
-            written = utcnow()      # just before the commit: what the benchmark's latency reads
+            recorded = utcnow()
             await connection.execute(insert_ignoring(connection.dialect.name, FactRow.__table__),
-                                     [{**fact, "recorded_at": written} for fact in self.facts])
+                                     [{**fact, "recorded_at": recorded} for fact in self.facts])
         if self.ledger:
             await connection.execute(ADD_LEDGER, self.ledger)
         if self.achievements:
