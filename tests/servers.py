@@ -166,6 +166,7 @@ def _start_postgres(work: Path) -> tuple[str, int, str, str]:
         str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(work),
         "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300",
         "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+        "-c", "track_commit_timestamp=on",   # bench.gamification reads when each fact committed
     ], env, log, user=user, stop_signal=signal.SIGINT, whole_group=False)
     _add_stopper(stop)
     url = f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{port}/postgres"
