@@ -135,16 +135,17 @@ async def facts_count(db: asyncpg.Connection) -> int:
     return await db.fetchval("SELECT count(*) FROM facts")
 
 
-def envelopes(students: list[uuid.UUID], first: int, n: int) -> list[dict]:
-    """`n` lesson.completed envelopes, ready to publish (built before the clock starts)."""
-    return [lesson_event(students[(first + i) % len(students)]).model_dump(mode="json") for i in range(n)]
+def envelopes(students: list[uuid.UUID], n: int) -> list[dict]:
+    """`n` lesson.completed envelopes for the students in turn, ready to publish (built before the
+    clock starts)."""
+    return [lesson_event(students[i % len(students)]).model_dump(mode="json") for i in range(n)]
 
 
 async def burst(bus: RabbitBus, tap: Tap, db: asyncpg.Connection, students: list[uuid.UUID],
                 n: int) -> tuple[float, float, float]:
     """(publish rate, committed rate, relayed rate) of `n` events published as fast as possible."""
     before = await facts_count(db)
-    events = envelopes(students, 0, n)
+    events = envelopes(students, n)
     started = time.perf_counter()
     for i in range(0, n, 200):
         await bus.publish_envelopes(events[i:i + 200])
@@ -162,7 +163,7 @@ async def paced(bus: RabbitBus, tap: Tap, db: asyncpg.Connection, students: list
     """Latencies (ms) at `rate` events per second: from publish to the commit of the event's fact
     (PostgreSQL's commit timestamp of the row, `track_commit_timestamp`), and from publish to its
     `xp.earned` back on the bus (after the commit and the relay)."""
-    ready = envelopes(students, 0, int(rate * seconds) + rate)
+    ready = envelopes(students, int(rate * seconds) + rate)
     sent: dict[str, tuple[float, float]] = {}
     started, i = time.perf_counter(), 0
     while time.perf_counter() - started < seconds:
