@@ -35,16 +35,18 @@ ADD_OUTBOX = insert(OutboxMessage.__table__)
 # columns. The batch transaction's round trips are what a busy machine makes slow (each waits for
 # the event loop and for PostgreSQL), and this turns five of them into one.
 _ROWS = {  # parameter prefix: (table, [(column, array type)])
-    "f": ("facts", [("student_id", "uuid"), ("event_id", "uuid"), ("type", "text"), ("occurred_at", "timestamptz"),
-                    ("timezone", "text"), ("payload", "jsonb"), ("recorded_at", "timestamptz")]),
-    "l": ("xp_ledger", [("student_id", "uuid"), ("amount", "bigint"), ("source", "text"), ("rule", "text"),
-                        ("source_event_id", "uuid"), ("occurred_at", "timestamptz"), ("total_after", "bigint"),
-                        ("recorded_at", "timestamptz")]),
-    "a": ("student_achievements", [("student_id", "uuid"), ("code", "text"), ("tier", "text"),
-                                   ("earned_at", "timestamptz"), ("position", "int"), ("ruleset_version", "int")]),
-    "o": ("outbox", [("event_id", "uuid"), ("type", "text"), ("body", "jsonb"), ("created_at", "timestamptz")]),
-    "s": ("student_state", [("id", "uuid"), ("state", "jsonb"), ("ruleset_version", "int"),
-                            ("updated_at", "timestamptz")]),
+    "fact": ("facts", [("student_id", "uuid"), ("event_id", "uuid"), ("type", "text"),
+                       ("occurred_at", "timestamptz"), ("timezone", "text"), ("payload", "jsonb"),
+                       ("recorded_at", "timestamptz")]),
+    "ledger": ("xp_ledger", [("student_id", "uuid"), ("amount", "bigint"), ("source", "text"), ("rule", "text"),
+                             ("source_event_id", "uuid"), ("occurred_at", "timestamptz"),
+                             ("total_after", "bigint"), ("recorded_at", "timestamptz")]),
+    "achievement": ("student_achievements", [("student_id", "uuid"), ("code", "text"), ("tier", "text"),
+                                             ("earned_at", "timestamptz"), ("position", "int"),
+                                             ("ruleset_version", "int")]),
+    "outbox": ("outbox", [("event_id", "uuid"), ("type", "text"), ("body", "jsonb"), ("created_at", "timestamptz")]),
+    "state": ("student_state", [("id", "uuid"), ("state", "jsonb"), ("ruleset_version", "int"),
+                                ("updated_at", "timestamptz")]),
 }
 
 
@@ -52,23 +54,29 @@ def _unnest(prefix: str) -> str:
     return "unnest(" + ", ".join(f"CAST(:{prefix}_{name} AS {kind}[])" for name, kind in _ROWS[prefix][1]) + ")"
 
 
+def _insert(prefix: str) -> str:
+    table, columns = _ROWS[prefix]
+    conflict = " ON CONFLICT DO NOTHING" if table == "facts" else ""  # as the SQLite path does
+    return (f"new_{prefix} AS (INSERT INTO {table} ({', '.join(name for name, _ in columns)}) "
+            f"SELECT * FROM {_unnest(prefix)}{conflict})")
+
+
 WRITE_ALL = text(
-    "WITH " + ", ".join(
-        f"{prefix} AS (INSERT INTO {table} ({', '.join(name for name, _ in columns)}) SELECT * FROM {_unnest(prefix)}"
-        + (" ON CONFLICT DO NOTHING" if table == "facts" else "") + ")"
-        for prefix, (table, columns) in _ROWS.items() if prefix != "s")
-    + " UPDATE student_state SET state = s.state, ruleset_version = s.ruleset_version, updated_at = s.updated_at"
-    + f" FROM {_unnest('s')} AS s(id, state, ruleset_version, updated_at) WHERE student_state.student_id = s.id")
+    f"WITH {', '.join(_insert(prefix) for prefix in ('fact', 'ledger', 'achievement', 'outbox'))} "
+    "UPDATE student_state SET state = s.state, ruleset_version = s.ruleset_version, updated_at = s.updated_at "
+    f"FROM {_unnest('state')} AS s(id, state, ruleset_version, updated_at) WHERE student_state.student_id = s.id")
 
 
-def _columns(*tables: list[dict[str, Any]]) -> dict[str, list[Any]]:
+def _columns(**rows_by_prefix: list[dict[str, Any]]) -> dict[str, list[Any]]:
     """The parameters of WRITE_ALL: each table's rows turned into one list per column (JSON as text)."""
     params: dict[str, list[Any]] = {}
-    for (prefix, (_, columns)), rows in zip(_ROWS.items(), tables):
-        for name, kind in columns:
+    for prefix, rows in rows_by_prefix.items():
+        for name, kind in _ROWS[prefix][1]:
             values = [row[name] for row in rows]
             params[f"{prefix}_{name}"] = [json_dumps(v) for v in values] if kind == "jsonb" else values
     return params
+
+
 OnAwards = Callable[[list[tuple[uuid.UUID, int, datetime]]], Any]
 
 
@@ -178,7 +186,8 @@ class Changes:
         states = [{"id": student_id, "state": state.to_dict(), "ruleset_version": state.ruleset_version,
                    "updated_at": now} for student_id, state in self.states.items()]
         if connection.dialect.name == "postgresql":
-            await connection.execute(WRITE_ALL, _columns(facts, self.ledger, self.achievements, self.outbox, states))
+            await connection.execute(WRITE_ALL, _columns(
+                fact=facts, ledger=self.ledger, achievement=self.achievements, outbox=self.outbox, state=states))
         else:
             for statement, rows in ((insert_ignoring(connection.dialect.name, FactRow.__table__), facts),
                                     (ADD_LEDGER, self.ledger), (ADD_ACHIEVEMENTS, self.achievements),
