@@ -163,12 +163,13 @@ class RedisRevocationList:
 
     async def revoke(self, jti: str, expires_at: int) -> None:
         ttl = max(1, int(expires_at - time.time()))
+        kept_until = time.time() + ttl
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(self._prefix + jti, "1", ex=ttl)
-            pipe.publish(REVOCATIONS_CHANNEL, f"{jti} {time.time() + ttl}")
+            pipe.publish(REVOCATIONS_CHANNEL, f"{jti} {kept_until}")
             await pipe.execute()
         if self._copy is not None:      # this process sees its own revocation at once
-            self._copy[jti] = time.time() + ttl
+            self._copy[jti] = kept_until
 
     async def is_revoked(self, jti: str) -> bool:
         copy = self._copy

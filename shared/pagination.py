@@ -40,7 +40,7 @@ def encode_cursor(key: list[Any]) -> str:
 
 
 async def page_params(limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                cursor: Annotated[str | None, Query(max_length=500)] = None) -> PageParams:
+                      cursor: Annotated[str | None, Query(max_length=500)] = None) -> PageParams:
     return PageParams(limit=limit, cursor=cursor)
 
 
