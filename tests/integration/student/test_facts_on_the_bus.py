@@ -21,7 +21,7 @@ async def test_the_same_lesson_completed_delivered_three_times_gives_xp_once(wor
     event = lesson_completed(student.id, moscow(2), score=80)
     for _ in range(3):
         await world.publish(event)
-    await tap.wait_for("achievement.earned", student.id)
+    await tap.wait_for("achievement.earned", student_id=student.id)
     await asyncio.sleep(0.5)  # let the other deliveries be handled (and skipped)
 
     ledger = await world.ledger(student.id)
@@ -29,7 +29,7 @@ async def test_the_same_lesson_completed_delivered_three_times_gives_xp_once(wor
         ("achievement:first_step", 50, event.id), ("lesson_attended", 180, event.id)]
     profile = (await world.get(f"/api/v1/students/{student.id}/profile", student)).json()
     assert (profile["xp"], profile["achievements_earned"]) == (230, 1)
-    assert len(tap.bodies("xp.earned", student.id)) == 2
+    assert len(tap.of("xp.earned", student_id=student.id)) == 2
 
 
 async def test_an_unattended_or_cancelled_lesson_gives_no_xp_but_is_kept_as_a_fact(world: StudentWorld):
