@@ -9,7 +9,7 @@ import pytest
 from tests.mesh import Mesh, Process
 from tests.support import TestKeys
 
-STAND_IN = "tests.e2e.gateway.upstream_app:create_app"
+STAND_IN = "tests.upstream_app:create_app"
 
 
 @dataclass

@@ -12,8 +12,8 @@ import psutil
 import redis
 
 from shared.auth import RedisRevocationList
-from tests.e2e.gateway.upstream_app import BLOCK
 from tests.support import TestKeys, eventually
+from tests.upstream_app import BLOCK
 
 MB = 1024 * 1024
 

@@ -13,8 +13,8 @@ from api_gateway.settings import GatewaySettings
 from shared.bus import InMemoryBus
 from shared.cache import make_redis
 from shared.runtime import Runtime
-from tests.e2e.gateway.upstream_app import create_app as create_upstream
 from tests.support import TestKeys, running
+from tests.upstream_app import create_app as create_upstream
 
 
 def echo_service() -> Any:

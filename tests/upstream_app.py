@@ -7,7 +7,7 @@ Every path echoes the request as JSON, except:
   GET  .../download?size=N       N deterministic bytes, streamed
   any  ...?status=S              answers with status S
   any  ...?sleep=T               waits T seconds first
-Run it: `python -m uvicorn tests.e2e.gateway.upstream_app:create_app --factory` (UPSTREAM_NAME names it).
+Run it: `python -m uvicorn tests.upstream_app:create_app --factory` (UPSTREAM_NAME names it).
 """
 from __future__ import annotations
 
