@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -21,6 +22,27 @@ from shared.events import EXCHANGE, Event
 from shared.runtime import Runtime
 
 ISSUER, AUDIENCE = "repitbot", "repitbot-api"
+
+
+class FakeClock:
+    """A time that moves only when the test says; counts how often it was read (a loop that
+    reads it once a round shows its rounds)."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime.now(timezone.utc).replace(microsecond=0)
+        self.reads = 0
+
+    def __call__(self) -> datetime:
+        self.reads += 1
+        return self.now
+
+    def timestamp(self) -> float:
+        """The time as seconds since the epoch (for clocks of that kind)."""
+        return self().timestamp()
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
 
 
 @dataclass
@@ -153,3 +175,10 @@ async def eventually(check: Callable[[], Awaitable[Any] | Any], *, timeout: floa
         raise last_error
     raise AssertionError(f"condition not met within {timeout}s")
 
+
+def consumed(service: str, event_type: str, outcome: str = "processed") -> float:
+    """How many events of this type the service's consumers have committed, by outcome
+    (`processed` or `duplicate`), in this process so far."""
+    from prometheus_client import REGISTRY
+    return REGISTRY.get_sample_value("repitbot_events_consumed_total", {
+        "service": service, "type": event_type, "outcome": outcome}) or 0.0

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from services.notification.models import Contact, Delivery, Notification
 from shared.events import Event, Payload, TelegramLinked, UserCreated, make_event
 from shared.rabbit import RabbitBus
-from tests.support import TestKeys, eventually
+from tests.support import FakeClock, TestKeys, eventually
 
 BOT_TOKEN = "123456:TEST-TOKEN"
 
@@ -125,18 +125,6 @@ class FakeBotApi:
 
     def to(self, chat_id: int) -> list[dict[str, Any]]:
         return [call for call in self.calls if call.get("chat_id") == chat_id]
-
-
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @dataclass
