@@ -3,6 +3,7 @@
 Both give the same semantics: a topic exchange, one queue per consuming service bound to the
 event types it handles, at-least-once delivery, a bounded number of attempts per message and a
 dead-letter queue (`<queue>.dlq`) that keeps the reason, from which messages can be replayed.
+tests/integration/shared/test_bus_contract.py runs the same tests against both.
 """
 from __future__ import annotations
 
