@@ -2,14 +2,13 @@
 import uuid
 from datetime import timedelta
 
-from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from services.lesson.models import KnownUser, ParentLink, TeacherLink
 from shared.events import ParentLinked, TeacherLinked, UserCreated, UserUpdated, make_event
 from shared.outbox import InboxEntry
 from tests.integration.lesson.world import tomorrow_at
-from tests.support import eventually
+from tests.support import consumed, eventually
 
 
 async def test_lesson_completed_reaches_rabbitmq_with_the_requests_correlation_id(world, tap):
@@ -84,8 +83,7 @@ async def test_links_to_users_not_seen_yet_and_unknown_fields_are_kept(world):
 
 async def test_a_redelivered_event_is_recognised_and_skipped(world):
     def duplicates() -> float:
-        return REGISTRY.get_sample_value("repitbot_events_consumed_total", {
-            "service": "lesson", "type": "user.teacher_linked", "outcome": "duplicate"}) or 0.0
+        return consumed("lesson", "user.teacher_linked", "duplicate")
 
     before = duplicates()
     event = make_event(TeacherLinked(teacher_id=uuid.uuid4(), student_id=uuid.uuid4()), producer="user")

@@ -136,11 +136,6 @@ class Person:
     chat_id: int
 
 
-def consumed(event_type: str, outcome: str) -> float:
-    return REGISTRY.get_sample_value("repitbot_events_consumed_total", {
-        "service": "notification", "type": event_type, "outcome": outcome}) or 0.0
-
-
 def counted(name: str, channel: str, kind: str) -> float:
     return REGISTRY.get_sample_value(f"repitbot_notifications_{name}_total",
                                      {"channel": channel, "kind": kind}) or 0.0
