@@ -1,10 +1,11 @@
 """The bus's contract, run against the in-memory bus and RabbitMQ alike, so that the embedded
-and the mesh mode cannot drift apart: topic routing, the envelope kept whole, redelivery,
-parking with the reason, listing and replaying the parked messages.
+and the mesh mode cannot drift apart: topic routing, concurrent deliveries to one consumer, the
+envelope kept whole, redelivery, parking with the reason, listing and replaying the parked messages.
 
 Every absence is asserted after a later message on the same queue has been handled."""
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -91,6 +92,25 @@ async def test_every_queue_bound_to_a_type_gets_its_own_copy_and_one_queue_one_c
     await bus.publish([end])
     await eventually(lambda: first.got(end))
     assert first.times(event) == second.times(event) == 1
+
+
+async def test_a_queue_hands_its_handler_the_next_message_while_one_is_still_being_handled(bus: EventBus):
+    """Up to the prefetch, as a RabbitMQ consumer does: the shared consumer batches what arrives
+    together, and a slow message does not hold back the ones behind it."""
+    second_arrived, order = asyncio.Event(), []
+
+    async def handler(event: Event) -> None:
+        order.append(("start", event.payload["n"]))
+        if event.payload["n"] == 1:
+            await second_arrived.wait()
+        else:
+            second_arrived.set()
+        order.append(("end", event.payload["n"]))
+
+    await bus.subscribe(queue_name(), ["probe.slow"], handler)
+    await bus.publish([probe("probe.slow", n=1), probe("probe.slow", n=2)])
+    await eventually(lambda: len(order) == 4)
+    assert order == [("start", 1), ("start", 2), ("end", 2), ("end", 1)]
 
 
 async def test_the_envelope_arrives_whole_with_its_correlation_and_cause(bus: EventBus):
