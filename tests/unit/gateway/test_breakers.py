@@ -6,7 +6,7 @@ from tests.support import FakeClock, TestKeys, eventually
 from tests.unit.gateway.helpers import echo_service, gateway, release, requests_seen
 
 KEYS = TestKeys()
-ADMIN = KEYS.headers(uuid.uuid4(), "admin")
+ADMIN = {"Authorization": f"Bearer {KEYS.token(uuid.uuid4(), 'admin', ttl=24 * 3600)}"}  # outlives a long suite
 
 
 def far_clock() -> FakeClock:
