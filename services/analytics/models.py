@@ -1,4 +1,4 @@
-from shared.db import Base, new_metadata
+from shared.sql import Base, new_metadata
 
 
 class AnalyticsBase(Base):

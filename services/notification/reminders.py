@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from services.notification import metrics
 from services.notification.domain import reminder_due_at, reminder_is_current, reminders_to_arm
 from services.notification.models import Lesson, Reminder
-from shared.db import insert_for
+from shared.sql import insert_for
 from services.notification.service import notify
 from services.notification.unit_of_work import NotificationUow
 from shared.events import LessonCancelled, LessonCompleted, LessonRescheduled, LessonScheduled

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.notification import metrics
 from services.notification.domain import IN_APP, Preferences, jsonable
 from services.notification.models import Contact, Delivery, Notification, Preference
-from shared.db import insert_for
+from shared.sql import insert_for
 from services.notification.unit_of_work import NotificationUow
 from shared.errors import NotFound, Unprocessable
 from shared.events import NotificationSent

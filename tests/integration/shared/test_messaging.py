@@ -15,8 +15,10 @@ from shared.bus import PoisonMessage
 from shared.db import UnitOfWork, make_engine
 from shared.events import EXCHANGE, Event, UserCreated, UserUpdated, make_event
 from shared.inbox import Consumer, Handlers
-from shared.outbox import InboxEntry, MessagingBase, OutboxMessage, OutboxRelay
+from shared.inbox import InboxEntry
+from shared.outbox import OutboxMessage, OutboxRelay
 from shared.rabbit import RabbitBus
+from shared.sql import MessagingBase
 from tests.support import eventually
 
 probe_metadata = MetaData()
