@@ -47,7 +47,11 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 
 class UnitOfWork:
-    """One transaction: rolls back on exit unless commit() was called; events commit with it."""
+    """One transaction: rolls back on exit unless commit() was called; events commit with it.
+
+    `async with uow.read_only():` is a transaction that only reads: it ends without a rollback,
+    so the rows it loaded keep their values after it (a rollback would expire them, and reading
+    an expired attribute outside the transaction fails), and emit() and commit() refuse."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], *, producer: str,
                  on_commit: Callable[[], None] | None = None) -> None:
@@ -56,6 +60,12 @@ class UnitOfWork:
         self._on_commit = on_commit
         self.session: AsyncSession
         self.events: list[Event] = []
+        self._read_only = False
+
+    def read_only(self) -> "UnitOfWork":
+        """This unit of work, for one transaction that only reads."""
+        self._read_only = True
+        return self
 
     async def __aenter__(self) -> "UnitOfWork":
         self.session = self._session_factory()
@@ -64,18 +74,22 @@ class UnitOfWork:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if not self._committed:
+        # close() detaches what was loaded as it is; only a rollback expires it
+        if not self._committed and not self._read_only:
             await self.session.rollback()
+        self._read_only = False
         await self.session.close()
 
     def emit(self, payload: Payload, **kwargs: Any) -> Event:
         """Stage an event; it is written to the outbox in this transaction."""
+        self._refuse_if_read_only("emit")
         event_ = make_event(payload, producer=self.producer, **kwargs)
         self.session.add(OutboxMessage.from_event(event_))
         self.events.append(event_)
         return event_
 
     async def commit(self) -> None:
+        self._refuse_if_read_only("commit")
         await self.session.commit()
         self._committed = True
         if self.events and self._on_commit:
@@ -83,6 +97,10 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         await self.session.rollback()
+
+    def _refuse_if_read_only(self, what: str) -> None:
+        if self._read_only:
+            raise RuntimeError(f"{what}() in a read-only unit of work")
 
 
 def new_id() -> uuid.UUID:

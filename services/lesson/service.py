@@ -275,19 +275,16 @@ class LessonFilter:
 
 
 async def get_lesson(uow: UnitOfWork, actor: Principal, lesson_id: uuid.UUID) -> Lesson:
-    async with uow:
-        lesson = await _visible_lesson(uow.session, actor, lesson_id)
-        await uow.commit()  # a read; ending with a rollback would expire the row
-    return lesson
+    async with uow.read_only():
+        return await _visible_lesson(uow.session, actor, lesson_id)
 
 
 async def list_lessons(uow: UnitOfWork, actor: Principal, where: LessonFilter, page: PageParams) -> dict[str, Any]:
     """The caller's lessons (a parent's: their children's), by start time, a page at a time."""
     stmt = _filtered(where, page)
-    async with uow:
+    async with uow.read_only():
         stmt = stmt.where(await visible_to(uow.session, actor.id, actor.role))
         rows = list(await uow.session.scalars(stmt.order_by(Lesson.starts_at, Lesson.id).limit(page.limit + 1)))
-        await uow.commit()
     return make_page(rows, page.limit, lambda lesson: [lesson.starts_at.isoformat(), str(lesson.id)])
 
 

@@ -65,10 +65,9 @@ async def list_notifications(uow: NotificationUow, user_id: uuid.UUID, *, unread
         created_at, last_id = after
         query = query.where(or_(Notification.created_at < created_at,
                                 and_(Notification.created_at == created_at, Notification.id < last_id)))
-    async with uow:
+    async with uow.read_only():
         rows = list(await uow.session.scalars(
             query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(page.limit + 1)))
-        uow.session.expunge_all()  # what was read outlives the (rolled back) read transaction
     return make_page(rows, page.limit, lambda n: [n.created_at.isoformat(), str(n.id)])
 
 
@@ -85,10 +84,8 @@ def _after(page: PageParams) -> tuple[datetime, uuid.UUID] | None:
 
 
 async def get_notification(uow: NotificationUow, user_id: uuid.UUID, notification_id: uuid.UUID) -> Notification:
-    async with uow:
-        notification = await _own(uow, user_id, notification_id)
-        uow.session.expunge_all()
-    return notification
+    async with uow.read_only():
+        return await _own(uow, user_id, notification_id)
 
 
 async def _own(uow: NotificationUow, user_id: uuid.UUID, notification_id: uuid.UUID) -> Notification:
@@ -125,7 +122,7 @@ async def preferences_of(session: AsyncSession, user_ids: set[uuid.UUID]) -> dic
 
 
 async def get_preferences(uow: NotificationUow, user_id: uuid.UUID) -> Preferences:
-    async with uow:
+    async with uow.read_only():
         return (await preferences_of(uow.session, {user_id}))[user_id]
 
 
@@ -151,8 +148,7 @@ async def list_deliveries(uow: NotificationUow, *, status: str | None, channel: 
         created_at, last_id = after
         query = query.where(or_(Delivery.created_at < created_at,
                                 and_(Delivery.created_at == created_at, Delivery.id < last_id)))
-    async with uow:
+    async with uow.read_only():
         rows = list(await uow.session.scalars(
             query.order_by(Delivery.created_at.desc(), Delivery.id.desc()).limit(page.limit + 1)))
-        uow.session.expunge_all()
     return make_page(rows, page.limit, lambda d: [d.created_at.isoformat(), str(d.id)])

@@ -120,7 +120,7 @@ async def replay_students(uow_factory: UowFactory, game: Gamification, student_i
         return [await replay_student(uow_factory, game, s, dry_run=dry_run) for s in student_ids]
     reports, after = [], None
     while True:
-        async with uow_factory() as uow:
+        async with uow_factory().read_only() as uow:
             query = select(StudentStateRow.student_id).order_by(StudentStateRow.student_id).limit(batch)
             ids = list(await uow.session.scalars(query if after is None else query.where(
                 StudentStateRow.student_id > after)))

@@ -103,7 +103,7 @@ async def student_today(uow: UnitOfWork, student_id: uuid.UUID) -> tuple[str, da
 
 
 async def get_profile(uow: UnitOfWork, game: Gamification, viewer: Principal, student_id: uuid.UUID) -> dict[str, Any]:
-    async with uow:
+    async with uow.read_only():
         await visible_student(uow, viewer, student_id)
         state = await progress.load_state(uow.session, student_id) or StudentState()
         _, curve = await game.book.active(uow.session)
@@ -127,7 +127,7 @@ async def get_profile(uow: UnitOfWork, game: Gamification, viewer: Principal, st
 async def list_achievements(uow: UnitOfWork, game: Gamification, viewer: Principal, student_id: uuid.UUID,
                             locale: str | None) -> list[dict[str, Any]]:
     """Every visible achievement with earned_at and progress; hidden ones only once earned."""
-    async with uow:
+    async with uow.read_only():
         await visible_student(uow, viewer, student_id)
         state = await progress.load_state(uow.session, student_id) or StudentState()
         ruleset, _ = await game.book.active(uow.session)
@@ -163,7 +163,7 @@ async def student_locale(uow: UnitOfWork, student_id: uuid.UUID, requested: str 
 async def xp_history(uow: UnitOfWork, viewer: Principal, student_id: uuid.UUID, page: PageParams) -> dict[str, Any]:
     """The student's XP ledger, newest first."""
     after = page.after()
-    async with uow:
+    async with uow.read_only():
         await visible_student(uow, viewer, student_id)
         query = select(XpEntry).where(XpEntry.student_id == student_id)
         if after is not None:
@@ -191,11 +191,11 @@ async def leaderboard(uow: UnitOfWork, game: Gamification, viewer: Principal, *,
     current = game.boards.current(period, utcnow())
     teacher, members = None, None
     if scope == "teacher":
-        async with uow:
+        async with uow.read_only():
             teacher = await board_teacher(uow, viewer, teacher_id)
             members = await people.students_of(uow.session, teacher)
     standings, total, me = await _standings(game.boards, current, viewer, members, offset, page.limit)
-    async with uow:
+    async with uow.read_only():
         names = await people.names_of(uow.session, [s.student_id for s in [*standings, *([me] if me else [])]])
 
     def public(s: Any) -> dict[str, Any]:

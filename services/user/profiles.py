@@ -10,7 +10,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from services.user import domain
 from services.user.models import ParentLink, TeacherLink, User
 from services.user.schemas import user_public
-from services.user.service import detached, find_user
+from services.user.service import find_user
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.errors import Forbidden, NotFound, Unprocessable
@@ -23,11 +23,11 @@ AVATAR_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 async def get_user(uow: UnitOfWork, viewer: Principal, user_id: uuid.UUID) -> User:
     """The user, if the viewer may see them; 404 otherwise (not 403: their existence is private)."""
-    async with uow:
+    async with uow.read_only():
         linked = await uow.session.scalar(select(_linked(viewer.id, user_id)))
         if not domain.can_view_user(viewer.id, viewer.role, user_id, linked=bool(linked)):
             raise NotFound("No such user")
-        return detached(uow.session, await find_user(uow.session, user_id))
+        return await find_user(uow.session, user_id)
 
 
 async def update_user(uow: UnitOfWork, editor: Principal, user_id: uuid.UUID,
@@ -100,9 +100,8 @@ async def _page(uow: UnitOfWork, query: Select, page: PageParams) -> dict[str, A
         if len(after) != 1 or not isinstance(after[0], str) or "\x00" in after[0]:
             raise Unprocessable("Invalid cursor", errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}])
         query = query.where(User.email > after[0])
-    async with uow:
+    async with uow.read_only():
         rows = list((await uow.session.scalars(query.order_by(User.email).limit(page.limit + 1))).all())
-        uow.session.expunge_all()
     return make_page(rows, page.limit, lambda user: [user.email])
 
 

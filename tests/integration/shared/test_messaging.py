@@ -14,8 +14,7 @@ from shared import context
 from shared.bus import PoisonMessage
 from shared.db import UnitOfWork, make_engine
 from shared.events import EXCHANGE, Event, UserCreated, UserUpdated, make_event
-from shared.inbox import Consumer, Handlers
-from shared.inbox import InboxEntry
+from shared.inbox import Consumer, Handlers, InboxEntry
 from shared.outbox import OutboxMessage, OutboxRelay
 from shared.rabbit import RabbitBus
 from shared.sql import MessagingBase
