@@ -5,7 +5,7 @@ import base64
 import json
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from shared.errors import Unprocessable
@@ -42,6 +42,9 @@ def encode_cursor(key: list[Any]) -> str:
 async def page_params(limit: Annotated[int, Query(ge=1, le=200)] = 50,
                       cursor: Annotated[str | None, Query(max_length=500)] = None) -> PageParams:
     return PageParams(limit=limit, cursor=cursor)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
 
 
 def make_page(rows: list[T], limit: int, key: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from shared import context
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.errors import NotFound, ServiceUnavailable, Unprocessable
-from shared.events import Event, utcnow
+from shared.events import Event, payload_model, utcnow
 from shared.pagination import PageParams, encode_cursor, make_page
 
 LOCALES = ("ru", "en")
@@ -40,7 +40,7 @@ async def record_facts(uow: UnitOfWork, game: Gamification, events: list[Event])
     """Apply learning events to their students in this transaction: facts, states, ledger,
     achievements and outgoing events. The students' rows stay locked until the commit, so
     concurrent consumers (other instances) never lose an update."""
-    payloads = [event.data() for event in events]
+    payloads = [event.payload_as(payload_model(event.type)) for event in events]
     students = [payload.student_id for payload in payloads]
     session = uow.session
     states = await progress.lock_states(session, students)

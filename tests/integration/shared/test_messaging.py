@@ -51,7 +51,7 @@ def _recording_handlers(received: list[Event]) -> Handlers:
 
     @handlers.on("user.created")
     async def on_user_created(uow: UnitOfWork, event: Event) -> None:
-        await uow.session.execute(hits.insert().values(user_id=str(event.data().user_id)))
+        await uow.session.execute(hits.insert().values(user_id=str(event.payload_as(UserCreated).user_id)))
         received.append(event)
 
     return handlers
