@@ -20,10 +20,12 @@ from starlette.types import Message, Receive, Scope, Send
 from api_gateway import routes
 from api_gateway.auth import AUTH_REJECTIONS, token_of
 from api_gateway.breakers import BreakerOpen, Permit
-from api_gateway.metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY, UPSTREAM_REQUESTS, UPSTREAM_RETRIES
 from api_gateway.gateway import Gateway
-from api_gateway.upstream import (IDEMPOTENT, Body, ConnectFailed, Headers, Upstream, UpstreamBroken, UpstreamError,
-                                  UpstreamResponse, UpstreamTimeout)
+from api_gateway.metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY, UPSTREAM_REQUESTS, UPSTREAM_RETRIES
+from api_gateway.upstream import (
+    IDEMPOTENT, Body, ConnectFailed, Headers, Upstream, UpstreamBroken, UpstreamError, UpstreamResponse,
+    UpstreamTimeout,
+)
 from shared import context
 from shared.auth import BEARER_CHALLENGE, Principal
 from shared.errors import DomainError, problem

@@ -9,8 +9,9 @@ from pydantic import AwareDatetime
 
 from services.lesson import calendar, service
 from services.lesson.domain import LessonStatus
-from services.lesson.schemas import (FeedPublic, LessonCancel, LessonComplete, LessonCreate, LessonPublic,
-                                     LessonSeriesPublic, LessonUpdate)
+from services.lesson.schemas import (
+    FeedPublic, LessonCancel, LessonComplete, LessonCreate, LessonPublic, LessonSeriesPublic, LessonUpdate,
+)
 from services.lesson.settings import LessonSettings
 from shared.app import UowDep, VerifierDep, get_settings
 from shared.auth import CurrentUser, TokenVerifier, current_principal, require_roles

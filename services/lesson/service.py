@@ -25,9 +25,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.lesson import events, roster
-from services.lesson.domain import (ACTIVE_STATUSES, Booked, Clash, LessonStatus, Slot, booking_teacher,
-                                    check_schedulable, ensure_may_cancel, ensure_may_run, ensure_visible,
-                                    find_clashes, resolve_attendance, weekly_starts)
+from services.lesson.domain import (
+    ACTIVE_STATUSES, Booked, Clash, LessonStatus, Slot, booking_teacher, check_schedulable, ensure_may_cancel,
+    ensure_may_run, ensure_visible, find_clashes, resolve_attendance, weekly_starts,
+)
 from services.lesson.models import IdempotencyKey, Lesson
 from services.lesson.schemas import LessonCancel, LessonComplete, LessonCreate, LessonUpdate
 from shared.auth import Principal
@@ -302,22 +303,11 @@ def _filtered(where: LessonFilter, page: PageParams) -> Select[tuple[Lesson]]:
         stmt = stmt.where(Lesson.status.in_(where.statuses))
     if where.student_id:
         stmt = stmt.where(Lesson.student_id == where.student_id)
-    if (after := page.after()) is not None:
-        starts_at, lesson_id = _cursor_key(after)
+    if (after := page.after(datetime, uuid.UUID)) is not None:
+        starts_at, lesson_id = _utc(after[0], ["query", "cursor"]), after[1]
         stmt = stmt.where(or_(Lesson.starts_at > starts_at,
                               and_(Lesson.starts_at == starts_at, Lesson.id > lesson_id)))
     return stmt
-
-
-def _cursor_key(after: list[Any]) -> tuple[datetime, uuid.UUID]:
-    try:
-        starts_at, lesson_id = after
-        parsed = datetime.fromisoformat(starts_at), uuid.UUID(lesson_id)
-    except (TypeError, ValueError) as exc:
-        raise Unprocessable("Invalid cursor", errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}]) from exc
-    if parsed[0].tzinfo is None:
-        raise Unprocessable("Invalid cursor", errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}])
-    return _utc(parsed[0], ["query", "cursor"]), parsed[1]
 
 
 def _utc(value: datetime | None, loc: list[str]) -> datetime | None:

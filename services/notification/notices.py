@@ -1,17 +1,16 @@
 """Who is told what when something happens elsewhere: one use case per event."""
 from __future__ import annotations
 
-from shared.events import (
-    AchievementEarned, BalanceUpdated, Event, HomeworkAssigned, HomeworkGraded, HomeworkSubmitted,
-    LessonCancelled, LessonCompleted, LessonRescheduled, MaterialUploaded, PaymentCompleted,
-    PaymentRefunded, StudentLevelUp,
-)
 from services.notification import readmodel as people
 from services.notification.deps import NotificationDeps
 from services.notification.domain import is_low_balance_alert
 from services.notification.models import Lesson
 from services.notification.service import notify
 from shared.db import UnitOfWork
+from shared.events import (
+    AchievementEarned, BalanceUpdated, Event, HomeworkAssigned, HomeworkGraded, HomeworkSubmitted, LessonCancelled,
+    LessonCompleted, LessonRescheduled, MaterialUploaded, PaymentCompleted, PaymentRefunded, StudentLevelUp,
+)
 
 
 def _lesson_data(lesson: Lesson) -> dict:
@@ -26,7 +25,8 @@ async def lesson_completed(uow: UnitOfWork, deps: NotificationDeps, event: Event
     await notify(uow, deps, "lesson_completed", told, data, key=str(event.id))
 
 
-async def lesson_cancelled(uow: UnitOfWork, deps: NotificationDeps, event: Event, p: LessonCancelled, lesson: Lesson) -> None:
+async def lesson_cancelled(uow: UnitOfWork, deps: NotificationDeps, event: Event, p: LessonCancelled,
+                           lesson: Lesson) -> None:
     """The participant who did not cancel, and the student's parents."""
     participants = [p.student_id, p.teacher_id, *await people.parents_of(uow.session, p.student_id)]
     data = {**_lesson_data(lesson), "starts_at": p.starts_at, "reason": p.reason,
@@ -35,7 +35,8 @@ async def lesson_cancelled(uow: UnitOfWork, deps: NotificationDeps, event: Event
                  key=str(event.id))
 
 
-async def lesson_rescheduled(uow: UnitOfWork, deps: NotificationDeps, event: Event, p: LessonRescheduled, lesson: Lesson) -> None:
+async def lesson_rescheduled(uow: UnitOfWork, deps: NotificationDeps, event: Event, p: LessonRescheduled,
+                             lesson: Lesson) -> None:
     """The teacher moves lessons; the student and their parents are told."""
     if lesson.student_id is None or lesson.status != "scheduled":
         return

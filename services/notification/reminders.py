@@ -15,10 +15,10 @@ from services.notification import metrics
 from services.notification.deps import NotificationDeps
 from services.notification.domain import reminder_due_at, reminder_is_current, reminders_to_arm
 from services.notification.models import Lesson, Reminder
-from shared.sql import insert_for
 from services.notification.service import notify
 from shared.db import UnitOfWork
 from shared.events import LessonCancelled, LessonCompleted, LessonRescheduled, LessonScheduled
+from shared.sql import insert_for
 
 
 async def lesson_scheduled(uow: UnitOfWork, deps: NotificationDeps, p: LessonScheduled) -> None:

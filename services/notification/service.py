@@ -12,15 +12,16 @@ from services.notification import metrics
 from services.notification.deps import NotificationDeps
 from services.notification.domain import IN_APP, Preferences, jsonable
 from services.notification.models import Contact, Delivery, Notification, Preference
-from shared.sql import insert_for
 from shared.db import UnitOfWork
-from shared.errors import NotFound, Unprocessable
+from shared.errors import NotFound
 from shared.events import NotificationSent
 from shared.pagination import PageParams, make_page
+from shared.sql import insert_for
 
 
-async def notify(uow: UnitOfWork, deps: NotificationDeps, kind: str, user_ids: list[uuid.UUID], data: dict[str, Any], *,
-                 key: str, deliver_by: datetime | None = None, now: datetime | None = None) -> int:
+async def notify(uow: UnitOfWork, deps: NotificationDeps, kind: str, user_ids: list[uuid.UUID],
+                 data: dict[str, Any], *, key: str, deliver_by: datetime | None = None,
+                 now: datetime | None = None) -> int:
     """Put a notification in each person's inbox (once per `key`) and queue a delivery on
     each external channel they want; nothing is sent here. Returns how many were created."""
     now = now or deps.clock()
@@ -43,8 +44,8 @@ async def notify(uow: UnitOfWork, deps: NotificationDeps, kind: str, user_ids: l
     return created
 
 
-async def _add_notification(uow: UnitOfWork, deps: NotificationDeps, kind: str, user_id: uuid.UUID, data: dict[str, Any],
-                            dedupe_key: str, now: datetime) -> Notification:
+async def _add_notification(uow: UnitOfWork, deps: NotificationDeps, kind: str, user_id: uuid.UUID,
+                            data: dict[str, Any], dedupe_key: str, now: datetime) -> Notification:
     contact = await uow.session.get(Contact, user_id)
     rendered = deps.renderer.render(kind, data, locale=contact.locale if contact else None,
                                         timezone=contact.timezone if contact else None,
@@ -62,7 +63,7 @@ async def list_notifications(uow: UnitOfWork, user_id: uuid.UUID, *, unread_only
     query = select(Notification).where(Notification.user_id == user_id)
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
-    if (after := _after(page)) is not None:
+    if (after := page.after(datetime, uuid.UUID)) is not None:
         created_at, last_id = after
         query = query.where(or_(Notification.created_at < created_at,
                                 and_(Notification.created_at == created_at, Notification.id < last_id)))
@@ -70,18 +71,6 @@ async def list_notifications(uow: UnitOfWork, user_id: uuid.UUID, *, unread_only
         rows = list(await uow.session.scalars(
             query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(page.limit + 1)))
     return make_page(rows, page.limit, lambda n: [n.created_at.isoformat(), str(n.id)])
-
-
-def _after(page: PageParams) -> tuple[datetime, uuid.UUID] | None:
-    key = page.after()
-    if key is None:
-        return None
-    try:
-        created_at, last_id = key
-        return datetime.fromisoformat(created_at), uuid.UUID(last_id)
-    except (TypeError, ValueError) as exc:
-        raise Unprocessable("Invalid cursor",
-                            errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}]) from exc
 
 
 async def get_notification(uow: UnitOfWork, user_id: uuid.UUID, notification_id: uuid.UUID) -> Notification:
@@ -96,7 +85,8 @@ async def _own(uow: UnitOfWork, user_id: uuid.UUID, notification_id: uuid.UUID) 
     return notification
 
 
-async def mark_read(uow: UnitOfWork, deps: NotificationDeps, user_id: uuid.UUID, notification_id: uuid.UUID) -> Notification:
+async def mark_read(uow: UnitOfWork, deps: NotificationDeps, user_id: uuid.UUID,
+                    notification_id: uuid.UUID) -> Notification:
     async with uow:
         notification = await _own(uow, user_id, notification_id)
         if notification.read_at is None:
@@ -145,7 +135,7 @@ async def list_deliveries(uow: UnitOfWork, *, status: str | None, channel: str |
         query = query.where(Delivery.status == status)
     if channel:
         query = query.where(Delivery.channel == channel)
-    if (after := _after(page)) is not None:
+    if (after := page.after(datetime, uuid.UUID)) is not None:
         created_at, last_id = after
         query = query.where(or_(Delivery.created_at < created_at,
                                 and_(Delivery.created_at == created_at, Delivery.id < last_id)))

@@ -1,1 +1,2 @@
-"""The payment service: balances as a ledger, top-ups through payment providers, lesson charges, refunds, transaction history."""
+"""The payment service: balances as a ledger, top-ups through payment providers, lesson charges,
+refunds, transaction history."""

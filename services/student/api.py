@@ -7,9 +7,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Header, Query
 
 from services.student import recommendations, rule_changes, service
-from services.student.schemas import (AchievementList, AppliedRulesPublic, DryRunPublic, LeaderboardPublic,
-                                      ProfilePublic, RecommendationList, RulesPublic, XpHistory)
 from services.student.deps import DepsDep
+from services.student.schemas import (
+    AchievementList, AppliedRulesPublic, DryRunPublic, LeaderboardPublic, ProfilePublic, RecommendationList,
+    RulesPublic, XpHistory,
+)
 from shared.app import UowDep, UowFactoryDep
 from shared.auth import CurrentUser, Principal, require_roles
 from shared.errors import Unprocessable

@@ -162,12 +162,12 @@ async def student_locale(uow: UnitOfWork, student_id: uuid.UUID, requested: str 
 
 async def xp_history(uow: UnitOfWork, viewer: Principal, student_id: uuid.UUID, page: PageParams) -> dict[str, Any]:
     """The student's XP ledger, newest first."""
-    after = page.after()
+    after = page.after(int)
     async with uow.read_only():
         await visible_student(uow, viewer, student_id)
         query = select(XpEntry).where(XpEntry.student_id == student_id)
         if after is not None:
-            query = query.where(XpEntry.id < _int_cursor(after))
+            query = query.where(XpEntry.id < after[0])
         rows = await uow.session.scalars(query.order_by(XpEntry.id.desc()).limit(page.limit + 1))
         entries = [{"id": row.id, "amount": row.amount, "source": row.source, "rule": row.rule,
                     "source_event_id": row.source_event_id, "at": row.occurred_at, "total_xp": row.total_after}
@@ -175,19 +175,13 @@ async def xp_history(uow: UnitOfWork, viewer: Principal, student_id: uuid.UUID, 
     return make_page(entries, page.limit, lambda entry: [entry["id"]])
 
 
-def _int_cursor(after: list[Any]) -> int:
-    if len(after) != 1 or not isinstance(after[0], int) or isinstance(after[0], bool) or after[0] < 0:
-        raise Unprocessable("Invalid cursor", errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}])
-    return after[0]
-
-
 # --- leaderboards ------------------------------------------------------------------------------
 async def leaderboard(uow: UnitOfWork, game: Gamification, viewer: Principal, *, period: PeriodName,
                       scope: str, teacher_id: uuid.UUID | None, page: PageParams) -> dict[str, Any]:
     """One page of a board. Redis is read (and a board rebuilt from the ledger) outside any
     transaction of this request: in embedded mode SQLite would make the rebuild wait for it."""
-    after = page.after()
-    offset = 0 if after is None else _int_cursor(after)
+    after = page.after(int)
+    offset = 0 if after is None else after[0]
     current = game.boards.current(period, utcnow())
     teacher, members = None, None
     if scope == "teacher":

@@ -10,13 +10,12 @@ from fastapi import APIRouter, Depends, File, Header, Path, Query, Request, Resp
 from fastapi.responses import StreamingResponse
 
 from services.user import links, profiles, service
+from services.user.deps import DepsDep
 from services.user.domain import InviteKind
 from services.user.schemas import (
-    JWKS, InviteInfo, InvitePublic, LinkPublic, LoginRequest, LogoutRequest, RefreshRequest,
-    TelegramLinked, TelegramLinkPublic, TelegramLinkRequest, TokenPair, UserPublic, UserRegister,
-    NO_NUL, UserUpdate, problems, user_public,
+    JWKS, NO_NUL, InviteInfo, InvitePublic, LinkPublic, LoginRequest, LogoutRequest, RefreshRequest, TelegramLinked,
+    TelegramLinkPublic, TelegramLinkRequest, TokenPair, UserPublic, UserRegister, UserUpdate, problems, user_public,
 )
-from services.user.deps import DepsDep
 from services.user.settings import UserSettings
 from shared.app import StorageDep, UowDep, get_settings
 from shared.auth import CurrentUser, Principal, require_roles

@@ -13,7 +13,7 @@ from services.user.schemas import user_public
 from services.user.service import find_user
 from shared.auth import Principal
 from shared.db import UnitOfWork
-from shared.errors import Forbidden, NotFound, Unprocessable
+from shared.errors import Forbidden, NotFound
 from shared.events import UserUpdated
 from shared.pagination import PageParams, make_page
 from shared.storage import LocalStorage
@@ -95,10 +95,7 @@ def _visible_to(viewer: Principal) -> Select:
 
 
 async def _page(uow: UnitOfWork, query: Select, page: PageParams) -> dict[str, Any]:
-    after = page.after()
-    if after is not None:
-        if len(after) != 1 or not isinstance(after[0], str) or "\x00" in after[0]:
-            raise Unprocessable("Invalid cursor", errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}])
+    if (after := page.after(str)) is not None:
         query = query.where(User.email > after[0])
     async with uow.read_only():
         rows = list((await uow.session.scalars(query.order_by(User.email).limit(page.limit + 1))).all())
