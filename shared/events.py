@@ -19,7 +19,8 @@ def utcnow() -> datetime:
 
 
 class Event(BaseModel):
-    """The envelope every event travels in (events.md)."""
+    """The envelope every event travels in; the catalog of payloads is the rest of this module
+    (docs/events.md says who produces and who consumes each)."""
 
     model_config = ConfigDict(extra="allow")
 

@@ -16,9 +16,16 @@ from shared.errors import Unprocessable
 T = TypeVar("T")
 
 
+U = TypeVar("U")
+
+
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
+
+    def map(self, public: Callable[[T], U]) -> "Page[U]":
+        """The same page with each item made into its public shape."""
+        return Page[Any](items=[public(item) for item in self.items], next_cursor=self.next_cursor)
 
 
 def _invalid_cursor() -> Unprocessable:
@@ -79,8 +86,8 @@ async def page_params(limit: Annotated[int, Query(ge=1, le=200)] = 50,
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-def make_page(rows: list[T], limit: int, key: Any) -> dict[str, Any]:
+def make_page(rows: list[T], limit: int, key: Callable[[T], list[Any]]) -> Page[T]:
     """`rows` fetched with limit+1; `key(row)` gives the sort key the next page starts after."""
     more = len(rows) > limit
     rows = rows[:limit]
-    return {"items": rows, "next_cursor": encode_cursor(key(rows[-1])) if more and rows else None}
+    return Page[Any](items=rows, next_cursor=encode_cursor(key(rows[-1])) if more and rows else None)

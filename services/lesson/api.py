@@ -92,7 +92,7 @@ async def list_lessons(user: CurrentUser, uow: UowDep, page: PageDep,
     `to` exclusive; `status` may repeat."""
     where = service.LessonFilter(starts_from, starts_before, tuple(status or ()), student_id)
     found = await service.list_lessons(uow, user, where, page)
-    return Page(items=[LessonPublic.of(x) for x in found["items"]], next_cursor=found["next_cursor"])
+    return found.map(LessonPublic.of)
 
 
 @router.get("/{lesson_id}", response_model=LessonPublic)

@@ -35,7 +35,7 @@ from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.errors import Conflict, Unprocessable
 from shared.events import utcnow
-from shared.pagination import PageParams, make_page
+from shared.pagination import Page, PageParams, make_page
 
 LESSONS_SCHEDULED = Counter("repitbot_lessons_scheduled_total", "Lessons scheduled", ["lesson_type"])
 LESSONS_RESCHEDULED = Counter("repitbot_lessons_rescheduled_total", "Lessons rescheduled", ["lesson_type"])
@@ -280,7 +280,7 @@ async def get_lesson(uow: UnitOfWork, actor: Principal, lesson_id: uuid.UUID) ->
         return await _visible_lesson(uow.session, actor, lesson_id)
 
 
-async def list_lessons(uow: UnitOfWork, actor: Principal, where: LessonFilter, page: PageParams) -> dict[str, Any]:
+async def list_lessons(uow: UnitOfWork, actor: Principal, where: LessonFilter, page: PageParams) -> Page[Lesson]:
     """The caller's lessons (a parent's: their children's), by start time, a page at a time."""
     stmt = _filtered(where, page)
     async with uow.read_only():

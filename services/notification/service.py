@@ -15,7 +15,7 @@ from services.notification.models import Contact, Delivery, Notification, Prefer
 from shared.db import UnitOfWork
 from shared.errors import NotFound
 from shared.events import NotificationSent
-from shared.pagination import PageParams, make_page
+from shared.pagination import Page, PageParams, make_page
 from shared.sql import insert_for
 
 
@@ -59,7 +59,7 @@ async def _add_notification(uow: UnitOfWork, deps: NotificationDeps, kind: str, 
 
 # --- the inbox ----------------------------------------------------------------------------
 async def list_notifications(uow: UnitOfWork, user_id: uuid.UUID, *, unread_only: bool,
-                             page: PageParams) -> dict[str, Any]:
+                             page: PageParams) -> Page[Notification]:
     query = select(Notification).where(Notification.user_id == user_id)
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
@@ -129,7 +129,7 @@ async def set_preferences(uow: UnitOfWork, user_id: uuid.UUID, preferences: Pref
 
 # --- deliveries, for operators --------------------------------------------------------------
 async def list_deliveries(uow: UnitOfWork, *, status: str | None, channel: str | None,
-                          page: PageParams) -> dict[str, Any]:
+                          page: PageParams) -> Page[Delivery]:
     query = select(Delivery)
     if status:
         query = query.where(Delivery.status == status)

@@ -2,7 +2,7 @@
 with the stored state, and (unless a dry run) repair the stored state from it.
 
 Without a rule change since the facts were applied the rebuilt state equals the stored one
-exactly (gamification.md, "Replay equals live"). Repairing never takes anything away: ledger
+exactly: replaying what was applied live gives what live processing gave. Repairing never takes anything away: ledger
 entries and achievements already given stay, what the rebuild adds is awarded (with its events),
 the total XP is the sum of the ledger and the level never goes down.
 """

@@ -22,7 +22,7 @@ from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.errors import NotFound, ServiceUnavailable, Unprocessable
 from shared.events import Event, payload_model, utcnow
-from shared.pagination import PageParams, encode_cursor, make_page
+from shared.pagination import Page, PageParams, encode_cursor, make_page
 
 LOCALES = ("ru", "en")
 
@@ -160,7 +160,8 @@ async def student_locale(uow: UnitOfWork, student_id: uuid.UUID, requested: str 
     return stored if stored in LOCALES else "ru"
 
 
-async def xp_history(uow: UnitOfWork, viewer: Principal, student_id: uuid.UUID, page: PageParams) -> dict[str, Any]:
+async def xp_history(uow: UnitOfWork, viewer: Principal, student_id: uuid.UUID,
+                     page: PageParams) -> Page[dict[str, Any]]:
     """The student's XP ledger, newest first."""
     after = page.after(int)
     async with uow.read_only():

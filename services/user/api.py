@@ -89,17 +89,17 @@ async def jwks(response: Response, deps: DepsDep) -> dict[str, Any]:
 @users_router.get("/users", response_model=Page[UserPublic], responses=problems(401, 403, 422))
 async def list_users(user: CurrentUser, uow: UowDep, page: PageDep,
                      role: Literal["admin", "teacher", "student", "parent"] | None = None,
-                     q: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None) -> dict[str, Any]:
+                     q: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None) -> Page[UserPublic]:
     """Admins: every user; teachers: their students; parents: their children. Ordered by e-mail."""
     result = await profiles.list_users(uow, user, page, role=role, q=q)
-    return {**result, "items": [user_public(u) for u in result["items"]]}
+    return result.map(user_public)
 
 
 @users_router.get("/teachers/me/students", response_model=Page[UserPublic], responses=problems(401, 403))
 async def my_students(user: Annotated[Principal, require_roles("teacher")], uow: UowDep,
-                      page: PageDep) -> dict[str, Any]:
+                      page: PageDep) -> Page[UserPublic]:
     result = await profiles.list_students(uow, user, page)
-    return {**result, "items": [user_public(u) for u in result["items"]]}
+    return result.map(user_public)
 
 
 @users_router.get("/users/{user_id}", response_model=UserPublic, responses=problems(401, 404, 422))

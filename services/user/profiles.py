@@ -15,7 +15,7 @@ from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.errors import Forbidden, NotFound
 from shared.events import UserUpdated
-from shared.pagination import PageParams, make_page
+from shared.pagination import Page, PageParams, make_page
 from shared.storage import LocalStorage
 
 AVATAR_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
@@ -67,7 +67,7 @@ async def open_avatar(uow: UnitOfWork, storage: LocalStorage, viewer: Principal,
 
 
 async def list_users(uow: UnitOfWork, viewer: Principal, page: PageParams, *, role: str | None = None,
-                     q: str | None = None) -> dict[str, Any]:
+                     q: str | None = None) -> Page[User]:
     """Admins list everyone, teachers their students, parents their children."""
     query = _visible_to(viewer)
     if role:
@@ -79,7 +79,7 @@ async def list_users(uow: UnitOfWork, viewer: Principal, page: PageParams, *, ro
     return await _page(uow, query, page)
 
 
-async def list_students(uow: UnitOfWork, teacher: Principal, page: PageParams) -> dict[str, Any]:
+async def list_students(uow: UnitOfWork, teacher: Principal, page: PageParams) -> Page[User]:
     return await _page(uow, _visible_to(teacher), page)
 
 
@@ -94,7 +94,7 @@ def _visible_to(viewer: Principal) -> Select:
     return query
 
 
-async def _page(uow: UnitOfWork, query: Select, page: PageParams) -> dict[str, Any]:
+async def _page(uow: UnitOfWork, query: Select, page: PageParams) -> Page[User]:
     if (after := page.after(str)) is not None:
         query = query.where(User.email > after[0])
     async with uow.read_only():
