@@ -10,12 +10,12 @@ from services.student import recommendations, rule_changes, service
 from services.student.deps import DepsDep
 from services.student.schemas import (
     AchievementList, AppliedRulesPublic, DryRunPublic, LeaderboardPublic, ProfilePublic, RecommendationList,
-    RulesPublic, XpHistory,
+    RulesPublic, XpEntryPublic, XpHistory,
 )
 from shared.app import UowDep, UowFactoryDep
 from shared.auth import CurrentUser, Principal, require_roles
 from shared.errors import Unprocessable
-from shared.pagination import PageDep
+from shared.pagination import Page, PageDep
 
 router = APIRouter(tags=["student progress"])
 ADMIN = require_roles("admin")
@@ -38,22 +38,22 @@ AcceptLanguage = Annotated[str | None, Header(max_length=200)]
 
 
 @router.get("/api/v1/students/{student_id}/profile", response_model=ProfilePublic)
-async def get_profile(student_id: uuid.UUID, user: CurrentUser, uow: UowDep, deps: DepsDep) -> dict[str, Any]:
+async def get_profile(student_id: uuid.UUID, user: CurrentUser, uow: UowDep, deps: DepsDep) -> ProfilePublic:
     """XP, level and progress inside it, streaks, achievements earned: self, linked teacher or parent, admin."""
     return await service.get_profile(uow, deps.game, user, student_id)
 
 
 @router.get("/api/v1/students/{student_id}/achievements", response_model=AchievementList)
 async def list_achievements(student_id: uuid.UUID, user: CurrentUser, uow: UowDep, deps: DepsDep,
-                            locale: Locale = None, accept_language: AcceptLanguage = None) -> dict[str, Any]:
+                            locale: Locale = None, accept_language: AcceptLanguage = None) -> AchievementList:
     """Every visible achievement with `earned_at` (or null) and `progress`; hidden ones once earned."""
     items = await service.list_achievements(uow, deps.game, user, student_id, preferred(locale, accept_language))
-    return {"items": items, "next_cursor": None}
+    return AchievementList(items=items)
 
 
 @router.get("/api/v1/students/{student_id}/xp-history", response_model=XpHistory)
 async def xp_history(student_id: uuid.UUID, user: CurrentUser, uow: UowDep,
-                     page: PageDep) -> dict[str, Any]:
+                     page: PageDep) -> Page[XpEntryPublic]:
     """The XP ledger, newest first: each entry names its source, rule and source event."""
     return await service.xp_history(uow, user, student_id, page)
 
@@ -72,7 +72,7 @@ async def get_recommendations(student_id: uuid.UUID, user: CurrentUser, uow: Uow
 async def get_leaderboard(user: CurrentUser, uow: UowDep, deps: DepsDep, page: PageDep,
                           period: Literal["week", "month", "all"] = "week",
                           scope: Literal["global", "teacher"] = "global",
-                          teacher_id: uuid.UUID | None = None) -> dict[str, Any]:
+                          teacher_id: uuid.UUID | None = None) -> LeaderboardPublic:
     """Students ranked by XP in the current ISO week, month (platform time zone) or all time;
     `scope=teacher` ranks a teacher's linked students (the caller's, or a student's teacher)."""
     return await service.leaderboard(uow, deps.game, user, period=period, scope=scope, teacher_id=teacher_id,

@@ -4,7 +4,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import select
@@ -16,6 +15,8 @@ from services.student.levels import LevelCurve
 from services.student.models import EarnedAchievement, XpEntry
 from services.student.rulebook import RuleBook
 from services.student.ruleset import RuleSet
+from services.student.schemas import (AchievementPublic, LeaderboardPublic, ProfilePublic, StandingPublic,
+                                      XpEntryPublic)
 from services.student.state import zone
 from shared import context
 from shared.auth import Principal
@@ -102,7 +103,7 @@ async def student_today(uow: UnitOfWork, student_id: uuid.UUID) -> tuple[str, da
     return name, now.astimezone(zone(name)).date()
 
 
-async def get_profile(uow: UnitOfWork, game: Gamification, viewer: Principal, student_id: uuid.UUID) -> dict[str, Any]:
+async def get_profile(uow: UnitOfWork, game: Gamification, viewer: Principal, student_id: uuid.UUID) -> ProfilePublic:
     async with uow.read_only():
         await visible_student(uow, viewer, student_id)
         state = await progress.load_state(uow.session, student_id) or StudentState()
@@ -111,21 +112,21 @@ async def get_profile(uow: UnitOfWork, game: Gamification, viewer: Principal, st
     level = state.level
     base, following = curve.xp_for_level(level), curve.xp_for_level(level + 1)
     at_cap = level >= curve.max_level
-    return {
-        "student_id": student_id, "xp": state.total_xp, "level": level,
-        "xp_for_next_level": 0 if at_cap else following - base,
-        "xp_into_level": max(0, state.total_xp - base),
-        "xp_to_next_level": 0 if at_cap else max(0, following - state.total_xp),
-        "next_level_at": None if at_cap else following,
-        "max_level": curve.max_level,
-        "streak_days": state.current_streak(today), "longest_streak": state.longest_streak,
-        "streak_at_risk": state.streak_at_risk(today) > 0,
-        "achievements_earned": len(state.earned), "timezone": tz,
-    }
+    return ProfilePublic(
+        student_id=student_id, xp=state.total_xp, level=level,
+        xp_for_next_level=0 if at_cap else following - base,
+        xp_into_level=max(0, state.total_xp - base),
+        xp_to_next_level=0 if at_cap else max(0, following - state.total_xp),
+        next_level_at=None if at_cap else following,
+        max_level=curve.max_level,
+        streak_days=state.current_streak(today), longest_streak=state.longest_streak,
+        streak_at_risk=state.streak_at_risk(today) > 0,
+        achievements_earned=len(state.earned), timezone=tz,
+    )
 
 
 async def list_achievements(uow: UnitOfWork, game: Gamification, viewer: Principal, student_id: uuid.UUID,
-                            locale: str | None) -> list[dict[str, Any]]:
+                            locale: str | None) -> list[AchievementPublic]:
     """Every visible achievement with earned_at and progress; hidden ones only once earned."""
     async with uow.read_only():
         await visible_student(uow, viewer, student_id)
@@ -149,7 +150,7 @@ async def list_achievements(uow: UnitOfWork, game: Gamification, viewer: Princip
             items.append({"code": code, "title": code, "titles": {"ru": code, "en": code}, "tier": tier,
                           "hidden": False, "earned_at": earned_at, "progress": None, "xp_reward": 0,
                           "requires": []})
-    return items
+    return [AchievementPublic.model_validate(item) for item in items]
 
 
 async def student_locale(uow: UnitOfWork, student_id: uuid.UUID, requested: str | None) -> str:
@@ -161,7 +162,7 @@ async def student_locale(uow: UnitOfWork, student_id: uuid.UUID, requested: str 
 
 
 async def xp_history(uow: UnitOfWork, viewer: Principal, student_id: uuid.UUID,
-                     page: PageParams) -> Page[dict[str, Any]]:
+                     page: PageParams) -> Page[XpEntryPublic]:
     """The student's XP ledger, newest first."""
     after = page.after(int)
     async with uow.read_only():
@@ -170,15 +171,15 @@ async def xp_history(uow: UnitOfWork, viewer: Principal, student_id: uuid.UUID,
         if after is not None:
             query = query.where(XpEntry.id < after[0])
         rows = await uow.session.scalars(query.order_by(XpEntry.id.desc()).limit(page.limit + 1))
-        entries = [{"id": row.id, "amount": row.amount, "source": row.source, "rule": row.rule,
-                    "source_event_id": row.source_event_id, "at": row.occurred_at, "total_xp": row.total_after}
+        entries = [XpEntryPublic(id=row.id, amount=row.amount, source=row.source, rule=row.rule,
+                                 source_event_id=row.source_event_id, at=row.occurred_at, total_xp=row.total_after)
                    for row in rows]
-    return make_page(entries, page.limit, lambda entry: [entry["id"]])
+    return make_page(entries, page.limit, lambda entry: [entry.id])
 
 
 # --- leaderboards ------------------------------------------------------------------------------
 async def leaderboard(uow: UnitOfWork, game: Gamification, viewer: Principal, *, period: PeriodName,
-                      scope: str, teacher_id: uuid.UUID | None, page: PageParams) -> dict[str, Any]:
+                      scope: str, teacher_id: uuid.UUID | None, page: PageParams) -> LeaderboardPublic:
     """One page of a board. Redis is read (and a board rebuilt from the ledger) outside any
     transaction of this request: in embedded mode SQLite would make the rebuild wait for it."""
     after = page.after(int)
@@ -193,13 +194,13 @@ async def leaderboard(uow: UnitOfWork, game: Gamification, viewer: Principal, *,
     async with uow.read_only():
         names = await people.names_of(uow.session, [s.student_id for s in [*standings, *([me] if me else [])]])
 
-    def public(s: Any) -> dict[str, Any]:
-        return {"student_id": s.student_id, "name": names.get(s.student_id), "xp": s.xp, "rank": s.rank}
+    def public(s: Standing) -> StandingPublic:
+        return StandingPublic(student_id=s.student_id, name=names.get(s.student_id), xp=s.xp, rank=s.rank)
     more = offset + len(standings) < total
-    return {"period": period, "period_label": current.label, "starts_at": current.starts_at,
-            "ends_at": current.ends_at, "scope": scope, "teacher_id": teacher, "total": total,
-            "items": [public(s) for s in standings], "me": public(me) if me else None,
-            "next_cursor": _offset_cursor(offset + len(standings)) if more else None}
+    return LeaderboardPublic(
+        period=period, period_label=current.label, starts_at=current.starts_at, ends_at=current.ends_at,
+        scope=scope, teacher_id=teacher, total=total, items=[public(s) for s in standings],
+        me=public(me) if me else None, next_cursor=_offset_cursor(offset + len(standings)) if more else None)
 
 
 async def _standings(boards: Leaderboards, period: Period, viewer: Principal, members: list[uuid.UUID] | None,

@@ -14,7 +14,7 @@ ID = uuid.UUID("8f8e3f51-7b0f-4a51-9d38-0c7e1c3c2a10")
 def test_a_next_cursor_gives_back_the_last_rows_sort_key_as_its_types():
     rows = [(WHEN, ID), (WHEN, uuid.uuid4())]
     page = make_page(rows, 1, lambda row: [row[0].isoformat(), row[1]])
-    assert PageParams(cursor=page["next_cursor"]).after(datetime, uuid.UUID) == (WHEN, ID)
+    assert PageParams(cursor=page.next_cursor).after(datetime, uuid.UUID) == (WHEN, ID)
 
 
 def test_counts_and_text_come_back_too():
