@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from services.analytics.settings import AnalyticsSettings
-from shared.app import get_deps
+from shared.app import get_deps, get_settings
 
 
 @dataclass(frozen=True)
@@ -17,3 +17,4 @@ class AnalyticsDeps:
 
 
 DepsDep = Annotated[AnalyticsDeps, Depends(get_deps)]
+SettingsDep = Annotated[AnalyticsSettings, Depends(get_settings)]

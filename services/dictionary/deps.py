@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from services.dictionary.settings import DictionarySettings
-from shared.app import get_deps
+from shared.app import get_deps, get_settings
 
 
 @dataclass(frozen=True)
@@ -17,3 +17,4 @@ class DictionaryDeps:
 
 
 DepsDep = Annotated[DictionaryDeps, Depends(get_deps)]
+SettingsDep = Annotated[DictionarySettings, Depends(get_settings)]

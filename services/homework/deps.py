@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from services.homework.settings import HomeworkSettings
-from shared.app import get_deps
+from shared.app import get_deps, get_settings
 
 
 @dataclass(frozen=True)
@@ -17,3 +17,4 @@ class HomeworkDeps:
 
 
 DepsDep = Annotated[HomeworkDeps, Depends(get_deps)]
+SettingsDep = Annotated[HomeworkSettings, Depends(get_settings)]

@@ -4,22 +4,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import AwareDatetime
 
 from services.lesson import calendar, service
+from services.lesson.deps import SettingsDep
 from services.lesson.domain import LessonStatus
 from services.lesson.schemas import (
     FeedPublic, LessonCancel, LessonComplete, LessonCreate, LessonPublic, LessonSeriesPublic, LessonUpdate,
 )
-from services.lesson.settings import LessonSettings
-from shared.app import UowDep, VerifierDep, get_settings
+from shared.app import UowDep, VerifierDep
 from shared.auth import CurrentUser, TokenVerifier, current_principal, require_roles
 from shared.db import UnitOfWork
 from shared.pagination import Page, PageDep
 
 router = APIRouter(prefix="/api/v1/lessons", tags=["lessons"])
-SettingsDep = Annotated[LessonSettings, Depends(get_settings)]
 TEACHER_OR_ADMIN = require_roles("teacher", "admin")
 ICS = {200: {"content": {"text/calendar": {}}, "description": "An iCalendar (RFC 5545) document"}}
 

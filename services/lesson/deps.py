@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from services.lesson.settings import LessonSettings
-from shared.app import get_deps
+from shared.app import get_deps, get_settings
 
 
 @dataclass(frozen=True)
@@ -17,3 +17,4 @@ class LessonDeps:
 
 
 DepsDep = Annotated[LessonDeps, Depends(get_deps)]
+SettingsDep = Annotated[LessonSettings, Depends(get_settings)]

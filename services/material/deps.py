@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from services.material.settings import MaterialSettings
-from shared.app import get_deps
+from shared.app import get_deps, get_settings
 
 
 @dataclass(frozen=True)
@@ -17,3 +17,4 @@ class MaterialDeps:
 
 
 DepsDep = Annotated[MaterialDeps, Depends(get_deps)]
+SettingsDep = Annotated[MaterialSettings, Depends(get_settings)]

@@ -12,7 +12,7 @@ from fastapi import Depends
 from services.notification.channels import Channel
 from services.notification.settings import NotificationSettings
 from services.notification.templates import Renderer
-from shared.app import get_deps
+from shared.app import get_deps, get_settings
 
 Clock = Callable[[], datetime]
 
@@ -26,3 +26,4 @@ class NotificationDeps:
 
 
 DepsDep = Annotated[NotificationDeps, Depends(get_deps)]
+SettingsDep = Annotated[NotificationSettings, Depends(get_settings)]

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from services.payment.settings import PaymentSettings
-from shared.app import get_deps
+from shared.app import get_deps, get_settings
 
 
 @dataclass(frozen=True)
@@ -17,3 +17,4 @@ class PaymentDeps:
 
 
 DepsDep = Annotated[PaymentDeps, Depends(get_deps)]
+SettingsDep = Annotated[PaymentSettings, Depends(get_settings)]

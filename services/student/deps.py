@@ -9,7 +9,7 @@ from fastapi import Depends
 
 from services.student.service import Gamification
 from services.student.settings import StudentSettings
-from shared.app import get_deps
+from shared.app import get_deps, get_settings
 
 
 @dataclass(frozen=True)
@@ -19,3 +19,4 @@ class StudentDeps:
 
 
 DepsDep = Annotated[StudentDeps, Depends(get_deps)]
+SettingsDep = Annotated[StudentSettings, Depends(get_settings)]

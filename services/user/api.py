@@ -10,14 +10,14 @@ from fastapi import APIRouter, Depends, File, Header, Path, Query, Request, Resp
 from fastapi.responses import StreamingResponse
 
 from services.user import links, profiles, service
-from services.user.deps import DepsDep
+from services.user.deps import DepsDep, SettingsDep
 from services.user.domain import InviteKind
 from services.user.schemas import (
     JWKS, NO_NUL, InviteInfo, InvitePublic, LinkPublic, LoginRequest, LogoutRequest, RefreshRequest, TelegramLinked,
     TelegramLinkPublic, TelegramLinkRequest, TokenPair, UserPublic, UserRegister, UserUpdate, problems, user_public,
 )
 from services.user.settings import UserSettings
-from shared.app import StorageDep, UowDep, get_settings
+from shared.app import StorageDep, UowDep
 from shared.auth import CurrentUser, Principal, require_roles
 from shared.errors import TooLarge, Unauthorized
 from shared.events import utcnow
@@ -30,7 +30,6 @@ links_router = APIRouter(prefix="/api/v1", tags=["links"])
 routers = [auth_router, users_router, links_router]
 
 
-SettingsDep = Annotated[UserSettings, Depends(get_settings)]
 InviteCode = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 

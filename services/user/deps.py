@@ -10,7 +10,7 @@ from fastapi import Depends
 from services.user.keys import Keyring, Tokens
 from services.user.settings import UserSettings
 from services.user.throttle import LoginThrottle
-from shared.app import get_deps
+from shared.app import get_deps, get_settings
 from shared.auth import RedisRevocationList
 
 
@@ -24,3 +24,4 @@ class UserDeps:
 
 
 DepsDep = Annotated[UserDeps, Depends(get_deps)]
+SettingsDep = Annotated[UserSettings, Depends(get_settings)]
