@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from shared import health, metrics
 from shared.auth import JWKSClient, KeySource, RedisRevocationList, TokenVerifier
+from shared.background import Background
 from shared.db import UnitOfWork, make_engine
 from shared.errors import install_problem_handlers
 from shared.http import RequestContextMiddleware
@@ -70,7 +71,9 @@ def create_service_app(spec: ServiceSpec, settings: Settings, runtime: Runtime |
         app.state.engine = engine
         app.state.session_factory = session_factory
         app.state.relay = relay
-        app.state.uow_factory = lambda: UnitOfWork(session_factory, producer=spec.name, on_commit=relay.notify)
+        background = app.state.background = Background(spec.name)
+        app.state.uow_factory = lambda: UnitOfWork(session_factory, producer=spec.name, on_commit=relay.notify,
+                                                    background=background)
         app.state.storage = LocalStorage(settings.files_dir() / spec.name)
         keys = (spec.key_source(app) if spec.key_source else rt.key_source) or JWKSClient(
             settings.jwks_location(), transport=rt.transports.get("user"))
@@ -100,6 +103,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings, runtime: Runtime |
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await background.close()
             if owns_runtime:
                 await rt.close()
             await engine.dispose()
