@@ -190,16 +190,18 @@ async def paced(bus: RabbitBus, tap: Tap, db: asyncpg.Connection, students: list
 
 
 def cpu_seconds() -> dict[str, float]:
-    """CPU time used so far by the processes of the pipeline, by role."""
+    """CPU time used so far by the processes of the pipeline, by role: this process and the servers
+    and services it started (not those of anyone else on a shared machine)."""
     roles = {"services.student": "student service", "beam": "RabbitMQ", "postgres": "PostgreSQL",
              "redis-server": "Redis"}
     used: dict[str, float] = {}
-    for process in psutil.process_iter(["pid", "cmdline"]):
-        command = " ".join(process.info["cmdline"] or [])
-        role = "bench (publisher, listener)" if process.info["pid"] == os.getpid() else next(
-            (name for key, name in roles.items() if key in command), None)
-        if role:
-            with contextlib.suppress(psutil.Error):
+    me = psutil.Process()
+    for process in [me, *me.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            command = " ".join(process.cmdline())
+            role = "bench (publisher, listener)" if process.pid == me.pid else next(
+                (name for key, name in roles.items() if key in command), None)
+            if role:
                 times = process.cpu_times()
                 used[role] = used.get(role, 0.0) + times.user + times.system
     return used

@@ -151,7 +151,12 @@ class UnitOfWork:
     Rows can be staged (`insert_rows`, `update_rows`, and the outbox rows of `emit`/`emit_many`) and
     are then written in bulk just before the commit (`Staged`). Callbacks registered with
     `after_commit` run once the commit succeeded; the coroutines they return run as tasks of the
-    service's `background` (awaited at once when there is none)."""
+    service's `background` (awaited at once when there is none).
+
+    A block entered while another block of the same unit of work is open is a savepoint of its
+    transaction: its `commit()` keeps its work for the enclosing block to commit, leaving it without
+    `commit()` undoes only its own work. That lets a caller wrap a use case that commits itself in a
+    larger transaction (`shared.idempotency` stores the answer with the change)."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], *, producer: str,
                  on_commit: Callable[[], None] | None = None, background: Background | None = None) -> None:
@@ -161,16 +166,33 @@ class UnitOfWork:
         self.background = background
         self.session: AsyncSession
         self.events: list[Event] = []
+        self._open = False
+        self._savepoints: list[tuple[Any, int, int]] = []  # (savepoint, events, callbacks) before it
 
     async def __aenter__(self) -> "UnitOfWork":
+        if self._open:
+            await self._write_staged()  # what the enclosing block staged is not undone with the savepoint
+            self._savepoints.append((await self.session.begin_nested(), len(self.events), len(self._after_commit)))
+            self._committed = False
+            return self
         self.session = self._session_factory()
         self.events = []
         self._staged = Staged()
         self._after_commit: list[Callable[[], Any]] = []
         self._committed = False
+        self._open = True
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._savepoints:
+            savepoint, events, callbacks = self._savepoints.pop()
+            if not self._committed:
+                await savepoint.rollback()
+                self._staged.clear()
+                del self.events[events:], self._after_commit[callbacks:]
+            self._committed = False  # the enclosing block has yet to commit
+            return
+        self._open = False
         if not self._committed:
             await self.session.rollback()
         await self.session.close()
@@ -212,8 +234,11 @@ class UnitOfWork:
         self._after_commit.append(callback)
 
     async def commit(self) -> None:
-        if self._staged.rows:
-            await self._staged.flush(await self.session.connection())
+        await self._write_staged()
+        if self._savepoints:
+            await self._savepoints[-1][0].commit()
+            self._committed = True
+            return
         await self.session.commit()
         self._committed = True
         if self.events and self._on_commit:
@@ -221,6 +246,10 @@ class UnitOfWork:
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
             await self._run_after_commit(callback)
+
+    async def _write_staged(self) -> None:
+        if self._staged.rows:
+            await self._staged.flush(await self.session.connection())
 
     async def _run_after_commit(self, callback: Callable[[], Any]) -> None:
         # boundary: the change is committed, so a failure here must not make the caller retry it
