@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import contextlib
 import copy
-import os
 import shutil
 import statistics
 import tempfile
