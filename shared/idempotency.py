@@ -29,7 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.auth import CurrentUser
-from shared.db import JSONType, UnitOfWork, UtcDateTime, insert_for
+from shared.db import UnitOfWork
+from shared.sql import JSONType, UtcDateTime, insert_for
 from shared.errors import Conflict
 from shared.events import utcnow
 

@@ -14,9 +14,9 @@ from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.lesson.domain import LessonLifecycle, LessonStatus
-from shared.db import Base, UtcDateTime, new_metadata
 from shared.events import utcnow
 from shared.idempotency import IdempotencyKeyMixin
+from shared.sql import Base, UtcDateTime, new_metadata
 
 
 class LessonBase(Base):

@@ -12,12 +12,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.student import metrics
 from services.student.engine import Fact, Outcome, StudentState
 from services.student.models import EarnedAchievement, FactRow, StudentStateRow, XpEntry
-from shared.db import UnitOfWork, insert_ignoring, one_of
+from shared.db import UnitOfWork
 from shared.events import AchievementEarned, Payload, StudentLevelUp, XpEarned, utcnow
+from shared.sql import insert_ignoring, one_of
 
 STATES = StudentStateRow.__table__
 FACTS = FactRow.__table__

@@ -6,7 +6,7 @@ import pytest
 
 from services.student.models import FactRow, StudentStateRow
 from shared import context
-from shared.db import _arrays, _one_statement, write_of
+from shared.staged import _arrays, _one_statement, write_of
 from shared.events import UserCreated, make_event
 from shared.outbox import OUTBOX, outbox_rows
 
