@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.auth import Principal, current_principal
-from shared.db import Base, UnitOfWork, make_engine, new_metadata
+from shared.db import UnitOfWork, make_engine
 from shared.errors import install_problem_handlers
 from shared.events import UserCreated, utcnow
 from shared.idempotency import IdempotencyKeyMixin, idempotency, purge_expired
-from shared.outbox import MessagingBase, OutboxMessage
+from shared.outbox import OutboxMessage
+from shared.sql import Base, MessagingBase, new_metadata
 
 
 class ProbeBase(Base):
