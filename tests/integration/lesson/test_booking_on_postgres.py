@@ -113,6 +113,33 @@ async def test_a_booking_that_loses_the_race_in_the_database_is_a_409_naming_the
     assert str(winner.id) in response.json()["errors"][0]["msg"]
 
 
+async def test_with_an_idempotency_key_a_booking_that_loses_the_race_is_a_409_and_keeps_no_key(world):
+    """The booking runs in a savepoint of the transaction that holds the key: the exclusion violation
+    undoes the booking's savepoint, the clash is reported, and the key is not kept."""
+    teacher, student = await world.teacher_and_student()
+    start = tomorrow_at(17)
+    headers = {**teacher.headers, "Idempotency-Key": f"race-{uuid.uuid4()}"}
+    body = {"student_id": str(student.id), "subject": "Maths", "title": "Fractions",
+            "starts_at": (start + timedelta(minutes=15)).isoformat(), "duration_minutes": 60}
+    winner = lesson_row(teacher.id, uuid.uuid4(), start)
+    async with world.app.state.session_factory() as session:
+        session.add(winner)
+        await session.flush()
+        booking = asyncio.create_task(world.client.post("/api/v1/lessons", json=body, headers=headers))
+        await asyncio.sleep(0.5)
+        assert not booking.done()
+        await session.commit()
+    response = await booking
+    assert response.status_code == 409, response.text
+    assert str(winner.id) in response.json()["errors"][0]["msg"]
+
+    later = start + timedelta(hours=3)
+    retried = await world.client.post("/api/v1/lessons", headers=headers,
+                                      json={**body, "starts_at": later.isoformat()})
+    assert retried.status_code == 201, retried.text  # the key was not kept with the refusal
+    assert await active_lessons_of(world, teacher.id) == 2
+
+
 def next_dst_change(tz: ZoneInfo, after: datetime) -> datetime:
     day = after.astimezone(tz).replace(hour=12, minute=0, second=0, microsecond=0)
     while (day + timedelta(days=1)).utcoffset() == day.utcoffset():
