@@ -25,6 +25,11 @@ class UserRegister(BaseModel):
     timezone: str = Field(domain.DEFAULT_TIMEZONE, max_length=64, description="IANA time zone name")
     locale: Locale = "ru"
 
+    @field_validator("email")
+    @classmethod
+    def _one_spelling(cls, email: str) -> str:
+        return domain.check_email(email)
+
     @field_validator("role")
     @classmethod
     def _registrable(cls, role: str) -> str:
