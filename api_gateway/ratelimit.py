@@ -139,7 +139,10 @@ class GatewayLimiter(Limiter):
         """Called by slowapi's decorators on every limited response."""
         quota = self.quota(current_limit) if self._headers_enabled else None
         if quota is not None:
-            response.headers.update(quota.headers(refused=response.status_code == 429))
+            # a service's own 429 (the login throttle) keeps its Retry-After: it knows the wait
+            own = response.status_code == 429 and "retry-after" not in response.headers
+            headers = quota.headers(refused=own)
+            response.headers.update(headers)
         return response
 
 

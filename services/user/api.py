@@ -18,7 +18,7 @@ from services.user.schemas import (
     NO_NUL, UserUpdate, problems, user_public,
 )
 from services.user.settings import UserSettings
-from services.user.throttle import LoginThrottle
+from services.user.throttle import Limits, LoginThrottle
 from shared.app import StorageDep, UowDep
 from shared.auth import CurrentUser, Principal, RedisRevocationList, require_roles
 from shared.errors import TooLarge, Unauthorized
@@ -46,9 +46,10 @@ async def _revocations(request: Request) -> RedisRevocationList:
 
 async def _throttle(request: Request) -> LoginThrottle:
     settings: UserSettings = request.app.state.settings
-    return LoginThrottle(request.app.state.runtime.redis, window=settings.login_window_seconds,
-                         max_per_account=settings.login_max_failures_per_account,
-                         max_per_ip=settings.login_max_failures_per_ip)
+    return LoginThrottle(request.app.state.runtime.redis, Limits(
+        window=settings.login_window_seconds, per_account_address=settings.login_max_failures_per_account_address,
+        per_address=settings.login_max_failures_per_ip, backoff_after=settings.login_backoff_after_failures,
+        backoff_max=settings.login_backoff_max_seconds))
 
 
 def client_ip(request: Request) -> str:

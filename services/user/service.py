@@ -121,7 +121,7 @@ async def log_in(uow: UnitOfWork, tokens: keys.Tokens, throttle: LoginThrottle, 
         user.password_hash = new_hash or user.password_hash
         pair = _start_session(uow.session, tokens, signer, user, family_id=uuid.uuid4(), now=utcnow())
         await uow.commit()
-    await throttle.clear_account(email)
+    await throttle.record_success(ip, email)
     LOGINS.labels("success").inc()
     return pair
 
