@@ -2,7 +2,7 @@
 // Content-Security-Policy can refuse every inline script.
 window.addEventListener("load", function () {
   window.ui = SwaggerUIBundle({
-    url: "/openapi.json",
+    url: document.getElementById("swagger-ui").dataset.openapiUrl,
     dom_id: "#swagger-ui",
     deepLinking: true,
     presets: [SwaggerUIBundle.presets.apis],
