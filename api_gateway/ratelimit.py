@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api_gateway.settings import GatewaySettings
+from shared.addresses import client_address
 from shared.errors import problem
 
 log = logging.getLogger(__name__)
@@ -164,7 +165,10 @@ def rate_limit_key(request: Request) -> str:
 
 
 def client_ip(request: Request) -> str:
-    return "ip:" + (request.client.host if request.client else "unknown")
+    """The client's address, through X-Forwarded-For only from TRUSTED_PROXIES."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = tuple(request.app.state.settings.trusted_proxies)
+    return "ip:" + client_address(peer, request.headers.get("x-forwarded-for", ""), trusted)
 
 
 async def too_many_requests(request: Request, exc: RateLimitExceeded) -> Response:

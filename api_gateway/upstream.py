@@ -21,6 +21,8 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from shared.addresses import IN_PROCESS_PEER
+
 Headers = list[tuple[bytes, bytes]]
 Body = bytes | AsyncIterator[bytes]
 CHUNK = 64 * 1024
@@ -144,7 +146,7 @@ class AsgiTransport:
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
                  "scheme": "http", "path": _unquote(path), "raw_path": path.encode(),
                  "query_string": query.encode(), "root_path": "", "headers": headers,
-                 "server": (base_url.removeprefix("http://"), 80), "client": ("127.0.0.1", 0)}
+                 "server": (base_url.removeprefix("http://"), 80), "client": (IN_PROCESS_PEER, 0)}
         exchange = _Exchange(body)
         task = asyncio.create_task(exchange.run(self._app, scope))
         try:

@@ -19,6 +19,7 @@ from services.user.schemas import (
 )
 from services.user.settings import UserSettings
 from services.user.throttle import Limits, LoginThrottle
+from shared.addresses import client_address
 from shared.app import StorageDep, UowDep
 from shared.auth import CurrentUser, Principal, RedisRevocationList, require_roles
 from shared.errors import TooLarge, Unauthorized
@@ -53,10 +54,10 @@ async def _throttle(request: Request) -> LoginThrottle:
 
 
 def client_ip(request: Request) -> str:
-    """The client's address: the peer, or the last X-Forwarded-For hop when the peer is our proxy."""
+    """The client's address: the peer, or what the gateway (a trusted proxy) says it is."""
     peer = request.client.host if request.client else "unknown"
-    forwarded = request.headers.get("x-forwarded-for", "").split(",")[-1].strip()[:64]
-    return forwarded if forwarded and peer in request.app.state.settings.trusted_proxies else peer
+    return client_address(peer, request.headers.get("x-forwarded-for", ""),
+                          tuple(request.app.state.settings.trusted_proxies))
 
 
 InviteCode = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]

@@ -9,7 +9,6 @@ class UserSettings(Settings):
     login_max_failures_per_ip: int = 30
     login_backoff_after_failures: int = 10   # failures of an account from anywhere before its back-off
     login_backoff_max_seconds: int = 300
-    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
     invite_ttl_hours: int = 168
     telegram_link_ttl_minutes: int = 10
     avatar_max_bytes: int = 5 * 1024 * 1024

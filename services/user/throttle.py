@@ -137,4 +137,4 @@ def _refuse(scope_text: str, seconds: float) -> None:
 
 
 def _warn() -> None:
-    log.warning("login throttle: Redis unavailable; counting failures in this process", exc_info=True)
+    log.warning("login throttle: Redis unavailable; counting failures in this process")
