@@ -28,12 +28,26 @@ async def on_user_updated(uow: NotificationUow, event: Event) -> None:
 async def on_teacher_linked(uow: NotificationUow, event: Event) -> None:
     p = event.data()
     await readmodel.link(uow.session, p.student_id, p.teacher_id, "teacher")
+    await notices.link_created(uow, event, p.student_id, p.teacher_id, "teacher")
 
 
 @handlers.on("user.parent_linked")
 async def on_parent_linked(uow: NotificationUow, event: Event) -> None:
     p = event.data()
     await readmodel.link(uow.session, p.student_id, p.parent_id, "parent")
+    await notices.link_created(uow, event, p.student_id, p.parent_id, "parent")
+
+
+@handlers.on("user.teacher_unlinked")
+async def on_teacher_unlinked(uow: NotificationUow, event: Event) -> None:
+    p = event.data()
+    await readmodel.unlink(uow.session, p.student_id, p.teacher_id, "teacher")
+
+
+@handlers.on("user.parent_unlinked")
+async def on_parent_unlinked(uow: NotificationUow, event: Event) -> None:
+    p = event.data()
+    await readmodel.unlink(uow.session, p.student_id, p.parent_id, "parent")
 
 
 @handlers.on("user.telegram_linked")

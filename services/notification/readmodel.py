@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notification.channels import Recipient
@@ -49,6 +49,11 @@ async def link_telegram(session: AsyncSession, user_id: uuid.UUID, chat_id: int)
 async def link(session: AsyncSession, student_id: uuid.UUID, related_id: uuid.UUID, relation: str) -> None:
     await session.execute(insert_for(session, Link).values(
         student_id=student_id, related_id=related_id, relation=relation).on_conflict_do_nothing())
+
+
+async def unlink(session: AsyncSession, student_id: uuid.UUID, related_id: uuid.UUID, relation: str) -> None:
+    await session.execute(delete(Link).where(Link.student_id == student_id, Link.related_id == related_id,
+                                             Link.relation == relation))
 
 
 async def _related(session: AsyncSession, student_id: uuid.UUID, relation: str) -> list[uuid.UUID]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from services.student import people, service
 from services.student.validation import FACT_TYPES
 from shared.db import UnitOfWork
-from shared.events import Event, MaterialUploaded, ParentLinked, TeacherLinked, UserCreated, UserUpdated
+from shared.events import (Event, MaterialUploaded, ParentLinked, ParentUnlinked, TeacherLinked, TeacherUnlinked,
+                           UserCreated, UserUpdated)
 from shared.inbox import Handlers
 
 
@@ -21,6 +22,8 @@ def student_handlers(game: service.Gamification) -> Handlers:
     handlers.on("user.updated")(on_user_updated)
     handlers.on("user.teacher_linked")(on_teacher_linked)
     handlers.on("user.parent_linked")(on_parent_linked)
+    handlers.on("user.teacher_unlinked")(on_teacher_unlinked)
+    handlers.on("user.parent_unlinked")(on_parent_unlinked)
     handlers.on("material.uploaded")(on_material_uploaded)
     return handlers
 
@@ -46,6 +49,16 @@ async def on_teacher_linked(uow: UnitOfWork, event: Event) -> None:
 async def on_parent_linked(uow: UnitOfWork, event: Event) -> None:
     link = ParentLinked.model_validate(event.payload)
     await people.link_parent(uow.session, link.parent_id, link.student_id)
+
+
+async def on_teacher_unlinked(uow: UnitOfWork, event: Event) -> None:
+    link = TeacherUnlinked.model_validate(event.payload)
+    await people.unlink_teacher(uow.session, link.teacher_id, link.student_id)
+
+
+async def on_parent_unlinked(uow: UnitOfWork, event: Event) -> None:
+    link = ParentUnlinked.model_validate(event.payload)
+    await people.unlink_parent(uow.session, link.parent_id, link.student_id)
 
 
 async def on_material_uploaded(uow: UnitOfWork, event: Event) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.student.models import (KnownUser, Material, ParentLink, StudentStateRow, StudiedMaterial,
@@ -112,6 +112,16 @@ async def link_teacher(session: AsyncSession, teacher_id: uuid.UUID, student_id:
     await session.execute(insert_for(session, TeacherLink)
                           .values(teacher_id=teacher_id, student_id=student_id, linked_at=utcnow())
                           .on_conflict_do_nothing())
+
+
+async def unlink_teacher(session: AsyncSession, teacher_id: uuid.UUID, student_id: uuid.UUID) -> None:
+    await session.execute(delete(TeacherLink).where(TeacherLink.teacher_id == teacher_id,
+                                                    TeacherLink.student_id == student_id))
+
+
+async def unlink_parent(session: AsyncSession, parent_id: uuid.UUID, student_id: uuid.UUID) -> None:
+    await session.execute(delete(ParentLink).where(ParentLink.parent_id == parent_id,
+                                                   ParentLink.student_id == student_id))
 
 
 async def link_parent(session: AsyncSession, parent_id: uuid.UUID, student_id: uuid.UUID) -> None:

@@ -13,7 +13,7 @@ from services.user import links, profiles, service
 from services.user.domain import InviteKind
 from services.user.keys import Tokens
 from services.user.schemas import (
-    JWKS, InviteInfo, InvitePublic, LinkPublic, LoginRequest, LogoutRequest, RefreshRequest,
+    JWKS, InviteCreate, InviteInfo, InvitePublic, LinkPublic, LoginRequest, LogoutRequest, RefreshRequest,
     TelegramLinked, TelegramLinkPublic, TelegramLinkRequest, TokenPair, UserPublic, UserRegister,
     NO_NUL, UserUpdate, problems, user_public,
 )
@@ -169,8 +169,8 @@ async def get_avatar(user_id: uuid.UUID, user: CurrentUser, uow: UowDep, storage
 # --- links -----------------------------------------------------------------------------------------
 
 
-def _invite_public(invite: Any, settings: UserSettings) -> InvitePublic:
-    return InvitePublic(code=invite.code, kind=invite.kind, expires_at=invite.expires_at,
+def invite_public(invite: Any, settings: UserSettings) -> InvitePublic:
+    return InvitePublic(code=invite.code, kind=invite.kind, expires_at=invite.expires_at, multi_use=invite.multi_use,
                         url=f"{settings.public_base_url.rstrip('/')}/api/v1/invites/{invite.code}",
                         telegram_url=f"https://t.me/{settings.bot_username}?start=invite_{invite.code}")
 
@@ -178,10 +178,12 @@ def _invite_public(invite: Any, settings: UserSettings) -> InvitePublic:
 @links_router.post("/teachers/me/invites", status_code=201, response_model=InvitePublic,
                    responses=problems(401, 403))
 async def create_teacher_invite(user: Annotated[Principal, require_roles("teacher")], uow: UowDep,
-                                settings: SettingsDep) -> InvitePublic:
-    """An invite for students: a student who accepts it is linked to the teacher (`user.teacher_linked`)."""
-    invite = await links.create_invite(uow, user, InviteKind.TEACHER, ttl=timedelta(hours=settings.invite_ttl_hours))
-    return _invite_public(invite, settings)
+                                settings: SettingsDep, body: InviteCreate | None = None) -> InvitePublic:
+    """An invite for students: a student who accepts it is linked to the teacher (`user.teacher_linked`).
+    Personal (spent by its first acceptance) unless `class_code` asks for a code for a class."""
+    invite = await links.create_invite(uow, user, InviteKind.TEACHER, ttl=timedelta(hours=settings.invite_ttl_hours),
+                                       multi_use=bool(body and body.class_code))
+    return invite_public(invite, settings)
 
 
 @links_router.post("/students/me/parent-invites", status_code=201, response_model=InvitePublic,
@@ -190,7 +192,7 @@ async def create_parent_invite(user: Annotated[Principal, require_roles("student
                                settings: SettingsDep) -> InvitePublic:
     """An invite for parents: a parent who accepts it is linked to the student (`user.parent_linked`)."""
     invite = await links.create_invite(uow, user, InviteKind.PARENT, ttl=timedelta(hours=settings.invite_ttl_hours))
-    return _invite_public(invite, settings)
+    return invite_public(invite, settings)
 
 
 @links_router.get("/invites/{code}", response_model=InviteInfo, responses=problems(404, 422))
@@ -205,7 +207,7 @@ async def describe_invite(code: InviteCode, uow: UowDep) -> InviteInfo:
 @links_router.post("/invites/{code}/accept", response_model=LinkPublic, responses=problems(401, 403, 404, 409))
 async def accept_invite(code: InviteCode, user: CurrentUser, uow: UowDep) -> LinkPublic:
     """A student accepts a teacher's invite, a parent a student's. Accepting again changes nothing
-    (`created: false`); an unknown code is 404, an expired one 409."""
+    (`created: false`); an unknown code is 404, an expired, withdrawn or spent one 409."""
     link = await links.accept_invite(uow, user, code)
     other = {"teacher_id": link.other_id} if link.kind is InviteKind.TEACHER else {"parent_id": link.other_id}
     return LinkPublic(kind=link.kind.value, student_id=link.student_id, created=link.created, **other)

@@ -177,12 +177,39 @@ class InviteKind(str, enum.Enum):
 class InviteProblem(enum.Enum):
     WRONG_ROLE = "wrong_role"
     EXPIRED = "expired"
+    REVOKED = "revoked"
+    SPENT = "spent"
 
 
-def judge_acceptance(kind: InviteKind, expires_at: datetime, acceptor_role: str,
-                     now: datetime) -> InviteProblem | None:
-    if acceptor_role != kind.acceptor_role:
+@dataclass(frozen=True)
+class InviteState:
+    kind: InviteKind
+    expires_at: datetime
+    multi_use: bool = False
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+def judge_acceptance(invite: InviteState, acceptor_role: str, now: datetime) -> InviteProblem | None:
+    """Why this acceptor cannot take this invite now, or None. A personal invite (every parent
+    invite, a teacher's unless it is a class code) is spent by its first acceptance."""
+    if acceptor_role != invite.kind.acceptor_role:
         return InviteProblem.WRONG_ROLE
-    if expires_at <= now:
+    if invite.revoked_at is not None:
+        return InviteProblem.REVOKED
+    if invite.expires_at <= now:
         return InviteProblem.EXPIRED
+    if not invite.multi_use and invite.used_at is not None:
+        return InviteProblem.SPENT
     return None
+
+
+def can_unlink(viewer_id: uuid.UUID, viewer_role: str, student_id: uuid.UUID, other_id: uuid.UUID, *,
+               teaches_student: bool) -> bool:
+    """Who may remove a link of a student: the student, the other side of the link, a teacher
+    of the student, an admin."""
+    return viewer_role == "admin" or viewer_id in (student_id, other_id) or teaches_student
+
+
+def can_see_links(viewer_id: uuid.UUID, viewer_role: str, student_id: uuid.UUID, *, teaches_student: bool) -> bool:
+    return viewer_role == "admin" or viewer_id == student_id or teaches_student

@@ -114,6 +114,38 @@ class InvitePublic(BaseModel):
     url: str
     telegram_url: str
     expires_at: datetime
+    multi_use: bool = Field(False, description="a teacher's class code, for many students until withdrawn; "
+                                               "every other invite is spent by its first acceptance")
+
+
+class InviteCreate(BaseModel):
+    class_code: bool = Field(False, description="true: a code for a whole class, accepted by many students "
+                                                "until it expires or is withdrawn; false: a personal invite")
+
+
+class InviteUsePublic(BaseModel):
+    student_id: uuid.UUID
+    used_at: datetime
+
+
+class InviteWithUses(InvitePublic):
+    revoked: bool
+    uses: list[InviteUsePublic]
+
+
+class InviteList(BaseModel):
+    items: list[InviteWithUses]
+
+
+class LinkedPerson(BaseModel):
+    id: uuid.UUID
+    full_name: str
+    linked_at: datetime
+
+
+class StudentLinks(BaseModel):
+    teachers: list[LinkedPerson]
+    parents: list[LinkedPerson]
 
 
 class InviteInfo(BaseModel):
