@@ -50,6 +50,11 @@ async def on_parent_unlinked(uow: NotificationUow, event: Event) -> None:
     await readmodel.unlink(uow.session, p.student_id, p.parent_id, "parent")
 
 
+@handlers.on("user.deleted")
+async def on_user_deleted(uow: NotificationUow, event: Event) -> None:
+    await readmodel.forget_user(uow.session, event.data().user_id)
+
+
 @handlers.on("user.telegram_linked")
 async def on_telegram_linked(uow: NotificationUow, event: Event) -> None:
     p = event.data()

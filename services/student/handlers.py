@@ -6,7 +6,7 @@ from services.student import people, service
 from services.student.validation import FACT_TYPES
 from shared.db import UnitOfWork
 from shared.events import (Event, MaterialUploaded, ParentLinked, ParentUnlinked, TeacherLinked, TeacherUnlinked,
-                           UserCreated, UserUpdated)
+                           UserCreated, UserDeleted, UserUpdated)
 from shared.inbox import Handlers
 
 
@@ -24,6 +24,7 @@ def student_handlers(game: service.Gamification) -> Handlers:
     handlers.on("user.parent_linked")(on_parent_linked)
     handlers.on("user.teacher_unlinked")(on_teacher_unlinked)
     handlers.on("user.parent_unlinked")(on_parent_unlinked)
+    handlers.on("user.deleted")(on_user_deleted)
     handlers.on("material.uploaded")(on_material_uploaded)
     return handlers
 
@@ -59,6 +60,10 @@ async def on_teacher_unlinked(uow: UnitOfWork, event: Event) -> None:
 async def on_parent_unlinked(uow: UnitOfWork, event: Event) -> None:
     link = ParentUnlinked.model_validate(event.payload)
     await people.unlink_parent(uow.session, link.parent_id, link.student_id)
+
+
+async def on_user_deleted(uow: UnitOfWork, event: Event) -> None:
+    await people.forget_user(uow.session, UserDeleted.model_validate(event.payload).user_id)
 
 
 async def on_material_uploaded(uow: UnitOfWork, event: Event) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.user import api, link_routes, service
+from services.user import account_routes, api, link_routes, service
 from services.user.keys import KeyMaterial, Keyring, Tokens
 from services.user.models import UserBase
 from services.user.settings import UserSettings
@@ -53,7 +53,7 @@ SPEC = ServiceSpec(
     metadata=UserBase.metadata,
     versions_dir=Path(__file__).parent / "migrations" / "versions",
     settings_class=UserSettings,
-    routers=[*api.routers, link_routes.router],
+    routers=[*api.routers, link_routes.router, account_routes.router],
     on_startup=[_ensure_signing_key],
     background=[_purge_expired],
     key_source=_keyring,

@@ -84,6 +84,11 @@ class UserPublic(BaseModel):
     avatar_url: str | None
     telegram_linked: bool
     created_at: datetime
+    active: bool = Field(True, description="false once an admin deactivated the account")
+
+
+class AccountDeletion(BaseModel):
+    password: Password = Field(description="the account's password, asked again before it is deleted")
 
 
 class LoginRequest(BaseModel):
@@ -207,4 +212,5 @@ def user_public(user: User) -> UserPublic:
     return UserPublic(id=user.id, email=user.email, full_name=user.full_name, role=user.role,  # type: ignore[arg-type]
                       timezone=user.timezone, locale=user.locale, phone=user.phone,
                       avatar_url=f"/api/v1/users/{user.id}/avatar" if user.avatar_key else None,
-                      telegram_linked=user.telegram_chat_id is not None, created_at=user.created_at)
+                      telegram_linked=user.telegram_chat_id is not None, created_at=user.created_at,
+                      active=user.deactivated_at is None)

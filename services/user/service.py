@@ -111,7 +111,8 @@ async def log_in(uow: UnitOfWork, tokens: keys.Tokens, throttle: LoginThrottle, 
     signer = await tokens.signer()
     async with uow:
         user = detached(uow.session, await user_by_email(uow.session, email))
-    if user is None or not await password_matches(user.password_hash, password):
+    if not await password_matches(user.password_hash if user else None, password) or user is None \
+            or user.deactivated_at is not None:
         await throttle.record_failure(ip, email)
         LOGINS.labels("failed").inc()
         raise Unauthorized("Wrong e-mail or password")
@@ -148,8 +149,8 @@ async def refresh_session(uow: UnitOfWork, tokens: keys.Tokens, revocations: Red
         if verdict is not RefreshVerdict.ROTATE:
             raise Unauthorized(f"The refresh token is {verdict.value}")
         user = await uow.session.get(User, row.user_id)
-        if user is None:
-            raise Unauthorized("The account of this session no longer exists")
+        if user is None or user.deactivated_at is not None:
+            raise Unauthorized("The account of this session no longer exists or was deactivated")
         pair = _start_session(uow.session, tokens, signer, user, family_id=row.family_id, now=now)
         await uow.commit()
     return pair

@@ -2,6 +2,8 @@
 account's tokens and calendar feeds stop working at once, in every service."""
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from tests.e2e.conftest import register_and_login, settle
@@ -85,3 +87,26 @@ async def test_a_user_deletes_their_own_account(embedded):
     assert (await embedded.get(feed)).status_code == 404
     again = await _register(embedded, student.email)    # the address is free again
     assert again.status_code == 201, again.text
+
+
+async def test_other_services_forget_a_deleted_account(embedded):
+    teacher = await register_and_login(embedded, "teacher")
+    student = await register_and_login(embedded, "student")
+    invite = await embedded.post("/api/v1/teachers/me/invites", headers=teacher.headers)
+    assert (await embedded.post(f"/api/v1/invites/{invite.json()['code']}/accept",
+                                headers=student.headers)).status_code == 200
+    await settle(embedded)
+    assert (await embedded.get("/api/v1/notifications", headers=student.headers)).json()["items"]
+    deleted = await embedded.post("/api/v1/users/me/deletion", json={"password": PASSWORD}, headers=student.headers)
+    assert deleted.status_code == 204
+    await settle(embedded)
+    assert (await embedded.get(f"/api/v1/students/{student.id}/profile", headers=teacher.headers)).status_code in (403, 404)
+    notices = embedded.app.state.service_apps["notification"]  # type: ignore[attr-defined]
+    from sqlalchemy import func, select
+
+    from services.notification.models import Contact, Notification
+    student_id = uuid.UUID(student.id)
+    async with notices.state.session_factory() as session:
+        assert await session.scalar(select(func.count()).select_from(Contact).where(Contact.user_id == student_id)) == 0
+        assert await session.scalar(select(func.count()).select_from(Notification)
+                                    .where(Notification.user_id == student_id)) == 0
