@@ -124,6 +124,9 @@ async def forward(request: Request) -> Response:
         AUTH_REJECTIONS.labels("missing" if error is None else "invalid").inc()
         detail = error.detail if error is not None else "Missing bearer token"
         return problem(401, detail, headers=BEARER_CHALLENGE)
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > gw.settings.max_request_bytes:
+        return problem(413, f"Request bodies are limited to {gw.settings.max_request_bytes} bytes")
     body = await RequestBody.read(request.receive)
     upstream = gw.upstreams[route.service]
     if upstream.in_flight >= upstream.max_concurrent:

@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Header, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from services.user import links, profiles, service
@@ -22,10 +22,10 @@ from services.user.throttle import Limits, LoginThrottle
 from shared.addresses import client_address
 from shared.app import StorageDep, UowDep
 from shared.auth import CurrentUser, Principal, RedisRevocationList, require_roles
-from shared.errors import TooLarge, Unauthorized
+from shared.errors import Unauthorized
 from shared.events import utcnow
 from shared.pagination import Page, PageParams, page_params
-from shared.storage import iter_upload
+from shared.uploads import MULTIPART_FILE_BODY, multipart_file
 
 auth_router = APIRouter(tags=["auth"])
 users_router = APIRouter(prefix="/api/v1", tags=["users"])
@@ -142,20 +142,14 @@ async def update_user(user_id: uuid.UUID, body: UserUpdate, user: CurrentUser, u
     return user_public(await profiles.update_user(uow, user, user_id, changes))
 
 
-async def _upload_size_limit(request: Request) -> None:
-    length = request.headers.get("content-length", "")
-    limit = request.app.state.settings.avatar_max_bytes
-    if length.isdigit() and int(length) > limit + 64 * 1024:
-        raise TooLarge(f"Avatars are limited to {limit} bytes")
-
-
-@users_router.put("/users/{user_id}/avatar", response_model=UserPublic,
-                  dependencies=[Depends(_upload_size_limit)], responses=problems(401, 403, 404, 413, 415, 422))
+@users_router.put("/users/{user_id}/avatar", response_model=UserPublic, openapi_extra=MULTIPART_FILE_BODY,
+                  responses=problems(400, 401, 403, 404, 413, 415, 422))
 async def put_avatar(user_id: uuid.UUID, user: CurrentUser, uow: UowDep, storage: StorageDep,
-                     settings: SettingsDep, file: Annotated[UploadFile, File()]) -> UserPublic:
-    """Multipart `file`: a PNG, JPEG, GIF or WebP image (checked from its bytes) up to 5 MB."""
-    updated = await profiles.set_avatar(uow, storage, user, user_id, iter_upload(file),
-                                        max_bytes=settings.avatar_max_bytes)
+                     settings: SettingsDep, request: Request) -> UserPublic:
+    """Multipart `file`: a PNG, JPEG, GIF or WebP image (checked from its bytes) up to 5 MB. Who may
+    write is checked before the body is read, and reading stops at the limit."""
+    chunks = multipart_file(request, max_bytes=settings.avatar_max_bytes)
+    updated = await profiles.set_avatar(uow, storage, user, user_id, chunks, max_bytes=settings.avatar_max_bytes)
     return user_public(updated)
 
 

@@ -29,7 +29,7 @@ async def test_a_registered_user_logs_in_and_sees_themselves(service):
     assert me.json() | {"created_at": None} == {
         "id": registered.json()["id"], "email": "maria.teacher@example.org", "full_name": "Мария",
         "role": "teacher", "timezone": "Asia/Yekaterinburg", "locale": "en", "telegram_linked": False,
-        "phone": None, "avatar_url": None, "created_at": None}
+        "phone": None, "avatar_url": None, "created_at": None, "active": True}
     created = [e for e in await service.outbox("user.created") if e.payload["user_id"] == registered.json()["id"]]
     assert [e.payload["role"] for e in created] == ["teacher"]
 
