@@ -9,10 +9,10 @@ from fastapi import FastAPI
 from slowapi.errors import RateLimitExceeded
 from starlette.middleware.cors import CORSMiddleware
 
-from api_gateway import api, docs, proxy, ratelimit
+from api_gateway import api, proxy, ratelimit
 from api_gateway.gateway import Gateway
 from api_gateway.settings import GatewaySettings
-from shared import health, metrics
+from shared import docs, health, metrics
 from shared.errors import install_problem_handlers
 from shared.http import RequestContextMiddleware
 from shared.logs import configure_logging

@@ -80,3 +80,12 @@ async def test_docs_are_served_from_the_platform_with_a_content_security_policy(
         answer = await embedded.get(asset)
         assert answer.status_code == 200, asset
     assert "cdn" not in docs.text
+
+
+async def test_a_service_serves_its_own_docs_the_same_way(embedded):
+    import httpx
+    lesson = embedded.app.state.service_apps["lesson"]  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(lesson), base_url="http://lesson") as client:
+        docs = await client.get("/docs")
+        assert docs.status_code == 200 and "script-src 'self'" in docs.headers["content-security-policy"]
+        assert (await client.get("/docs/assets/swagger-ui-bundle.js")).status_code == 200

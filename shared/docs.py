@@ -1,4 +1,4 @@
-"""/docs: Swagger UI served from the platform itself (the assets of the `swagger-ui-bundle`
+"""/docs of the gateway and of every service: Swagger UI served from the platform itself (the assets of the `swagger-ui-bundle`
 package), so that it works offline and runs no third-party script, under a strict CSP."""
 from __future__ import annotations
 
