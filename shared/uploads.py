@@ -25,7 +25,11 @@ MULTIPART_FILE_BODY = {"requestBody": {"required": True, "content": {"multipart/
 def multipart_file(request: Request, *, max_bytes: int, field: str = "file") -> AsyncIterator[bytes]:
     """The bytes of one file part of a multipart body, read lazily; 413 at once when the declared
     length is over the limit, and as soon as the bytes read pass it."""
-    content_type, options = parse_options_header(request.headers.get("content-type", ""))
+    declared = request.headers.get("content-type", "")
+    if not declared:
+        raise Unprocessable(f"A multipart body with a part named {field!r} is required",
+                            errors=[{"loc": ["body", field], "msg": "Field required"}])
+    content_type, options = parse_options_header(declared)
     if content_type != b"multipart/form-data" or not options.get(b"boundary"):
         raise UnsupportedMediaType("Send the file as multipart/form-data")
     length = request.headers.get("content-length", "")
