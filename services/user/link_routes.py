@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from services.user import links, relations
-from services.user.api import InviteCode, SettingsDep, invite_public
+from services.user.api import InviteCode, invite_public
+from services.user.deps import SettingsDep
 from services.user.domain import InviteKind
 from services.user.schemas import (InviteList, InviteUsePublic, InviteWithUses, LinkedPerson, StudentLinks,
                                    problems)

@@ -36,7 +36,7 @@ async def test_many_addresses_meet_the_slower_per_account_backoff(embedded):
 
 
 async def test_login_answers_without_a_5xx_while_redis_is_down(embedded):
-    from shared.cache import make_redis
+    from shared.redis_factory import make_redis
     account = await register_and_login(embedded, "student")
     runtime = embedded.app.state.runtime  # type: ignore[attr-defined]
     working, runtime.redis = runtime.redis, make_redis("redis://127.0.0.1:9/0")   # nothing listens there

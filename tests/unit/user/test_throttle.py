@@ -3,7 +3,7 @@ import fakeredis
 import pytest
 
 from services.user.throttle import Limits, LocalCounters, LoginThrottle, backoff_seconds
-from shared.cache import make_redis
+from shared.redis_factory import make_redis
 from shared.errors import RateLimited
 
 LIMITS = Limits(window=600, per_account_address=3, per_address=5, backoff_after=6, backoff_max=60)
