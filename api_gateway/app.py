@@ -14,7 +14,7 @@ from api_gateway import api, proxy, ratelimit
 from api_gateway.breakers import Clock
 from api_gateway.gateway import Gateway
 from api_gateway.settings import GatewaySettings
-from shared import health, metrics
+from shared import docs, health, metrics
 from shared.errors import install_problem_handlers
 from shared.http import RequestContextMiddleware
 from shared.logs import configure_logging
@@ -66,5 +66,6 @@ def create_app(settings: GatewaySettings | None = None, runtime: Runtime | None 
                                               strict=general(strict(proxy.forward_auth))))
     app.include_router(health.router)
     app.include_router(api.router)
+    app.include_router(docs.router)
     app.include_router(metrics.router)          # /metrics, as on every process
     return app

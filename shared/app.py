@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import health, metrics
+from shared import docs, health, metrics
 from shared.auth import JWKSClient, KeySource, RedisRevocationList, TokenVerifier
 from shared.background import Background as BackgroundWork
 from shared.db import UnitOfWork, make_engine
@@ -107,13 +107,15 @@ def create_service_app(spec: ServiceSpec[Any], settings: Settings, runtime: Runt
                 await rt.close()
             await engine.dispose()
 
-    app = FastAPI(title=f"RepitBot {spec.name} service", version="1.0.0", lifespan=lifespan)
+    app = FastAPI(title=f"RepitBot {spec.name} service", version="1.0.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)    # /docs from shared.docs: no CDN, a strict CSP
     app.state.settings = settings
     app.state.service = spec.name
     app.add_middleware(RequestContextMiddleware, service=spec.name, max_json_bytes=settings.max_json_body_bytes)
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(docs.router)
     for router in spec.routers:
         app.include_router(router)
     return app

@@ -71,9 +71,10 @@ class Process:
         return self.popen.pid if self.popen else None
 
     def spawn(self) -> None:
+        # served as `repitbot serve` serves: uvicorn believes no X-Forwarded-For, the app decides
         command = [sys.executable, "-m", "uvicorn", self.target, "--factory", "--host", "127.0.0.1",
                    "--port", str(self.port), "--no-access-log", "--log-level", "warning",
-                   "--timeout-graceful-shutdown", "3"]
+                   "--timeout-graceful-shutdown", "3", "--no-proxy-headers"]
         with open(self.log, "ab") as out:
             out.write(f"--- {' '.join(command)}\n".encode())
             self.popen = subprocess.Popen(command, cwd=self.cwd, env=self.env, stdout=out,

@@ -91,7 +91,7 @@ def start_user_service(servers, fresh_database, tmp_path) -> Callable[..., conte
                                 redis_url=servers.redis_url, rabbitmq_url=servers.rabbitmq_url,
                                 bot_token=BOT_TOKEN, var_dir=tmp_path, storage_dir=tmp_path / "files",
                                 public_base_url="https://api.repitbot.test", bot_username="RepitTestBot",
-                                **overrides)
+                                **{"trusted_proxies": ["127.0.0.1"], **overrides})  # the test client is the gateway
         runtime = mesh_runtime(servers)
         app = create_app(settings, runtime)
         try:
