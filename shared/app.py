@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from shared import health, metrics
+from shared import health, metrics, openapi
 from shared.auth import JWKSClient, KeySource, RedisRevocationList, TokenVerifier
 from shared.db import UnitOfWork, make_engine
 from shared.errors import install_problem_handlers
@@ -109,6 +109,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings, runtime: Runtime |
     app.state.service = spec.name
     app.add_middleware(RequestContextMiddleware, service=spec.name, max_json_bytes=settings.max_json_body_bytes)
     install_problem_handlers(app)
+    openapi.install(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
     for router in spec.routers:

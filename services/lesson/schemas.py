@@ -5,11 +5,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.lesson.domain import (MAX_DURATION, MAX_WEEKLY_COUNT, MIN_DURATION, Attendance,
                                    LessonStatus, LessonType)
 from services.lesson.models import Lesson
+from shared.openapi import IsoDatetime
 
 
 def _duration(default: Any = ...) -> Any:
@@ -33,7 +34,7 @@ class LessonCreate(BaseModel):
     teacher_id: uuid.UUID | None = Field(None, description="Admins only; a teacher books for themself")
     subject: str = Field(min_length=1, max_length=200)
     title: str = Field(min_length=1, max_length=200)
-    starts_at: AwareDatetime = Field(description="ISO 8601 with an offset; in the future")
+    starts_at: IsoDatetime = Field(description="ISO 8601 with an offset; in the future")
     duration_minutes: int = _duration()
     lesson_type: LessonType = LessonType.REGULAR
     price: Money | None = None
@@ -44,8 +45,13 @@ class LessonCreate(BaseModel):
 class LessonUpdate(BaseModel):
     """A reschedule: a new start, a new duration, or both."""
 
-    starts_at: AwareDatetime | None = None
-    duration_minutes: int | None = _duration(None)
+    model_config = ConfigDict(json_schema_extra={
+        "anyOf": [{"required": ["starts_at"]}, {"required": ["duration_minutes"]}],
+        "examples": [{"starts_at": "2026-03-02T15:00:00+03:00"}, {"duration_minutes": 90}]})
+
+    # None is only the "not sent" default: null is refused
+    starts_at: IsoDatetime = None  # type: ignore[assignment]
+    duration_minutes: int = _duration(None)  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _something_changes(self) -> "LessonUpdate":

@@ -12,11 +12,11 @@ from services.student.schemas import (AchievementList, AppliedRulesPublic, DryRu
 from services.student.service import Gamification
 from shared.app import UowDep
 from shared.auth import CurrentUser, Principal, require_roles
-from shared.errors import Unprocessable
 from shared.pagination import PageParams, page_params
 
 router = APIRouter(tags=["student progress"])
 ADMIN = require_roles("admin")
+IF_MATCH = r'^(W/)?"?[0-9]{1,18}"?$'
 Locale = Annotated[Literal["ru", "en"] | None, Query(description="language of titles and reasons")]
 RuleDocument = Annotated[dict[str, Any], Body(description="a rule set, as in rules/default.yaml (version is assigned)")]
 
@@ -102,7 +102,7 @@ async def get_rules(uow: UowDep) -> dict[str, Any]:
 @router.put("/api/v1/gamification/rules", response_model=AppliedRulesPublic | DryRunPublic)
 async def put_rules(request: Request, document: RuleDocument, game: GameDep,
                     admin: Annotated[Principal, ADMIN], dry_run: bool = False,
-                    if_match: Annotated[str | None, Header(max_length=40)] = None) -> dict[str, Any]:
+                    if_match: Annotated[str | None, Header(pattern=IF_MATCH, description="`<version>`, `\"<version>\"` or `W/\"<version>\"`")] = None) -> dict[str, Any]:
     """Validate (422 lists every error), then apply as the next version and award retroactively
     (`achievement.earned` for each, never revoking); `?dry_run=true` only reports who would gain
     what. `If-Match: <version>` refuses (409) when another change came first."""
@@ -121,8 +121,4 @@ async def dry_run_rules(request: Request, document: RuleDocument, game: GameDep)
 def _version(if_match: str | None) -> int | None:
     if if_match is None:
         return None
-    value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise Unprocessable("If-Match must name a rule set version",
-                            errors=[{"loc": ["header", "if-match"], "msg": "a version number"}])
-    return int(value)
+    return int(if_match.removeprefix("W/").strip('"'))  # the header's pattern has checked it
