@@ -17,6 +17,7 @@ from shared.pagination import PageParams, page_params
 router = APIRouter(tags=["student progress"])
 ADMIN = require_roles("admin")
 IF_MATCH = r'^(W/)?"?[0-9]{1,18}"?$'
+IF_MATCH_FORMS = '`<version>`, `"<version>"` or `W/"<version>"`'
 Locale = Annotated[Literal["ru", "en"] | None, Query(description="language of titles and reasons")]
 RuleDocument = Annotated[dict[str, Any], Body(description="a rule set, as in rules/default.yaml (version is assigned)")]
 
@@ -102,7 +103,7 @@ async def get_rules(uow: UowDep) -> dict[str, Any]:
 @router.put("/api/v1/gamification/rules", response_model=AppliedRulesPublic | DryRunPublic)
 async def put_rules(request: Request, document: RuleDocument, game: GameDep,
                     admin: Annotated[Principal, ADMIN], dry_run: bool = False,
-                    if_match: Annotated[str | None, Header(pattern=IF_MATCH, description="`<version>`, `\"<version>\"` or `W/\"<version>\"`")] = None) -> dict[str, Any]:
+                    if_match: Annotated[str, Header(pattern=IF_MATCH, description=IF_MATCH_FORMS)] = None) -> dict[str, Any]:
     """Validate (422 lists every error), then apply as the next version and award retroactively
     (`achievement.earned` for each, never revoking); `?dry_run=true` only reports who would gain
     what. `If-Match: <version>` refuses (409) when another change came first."""
@@ -118,7 +119,7 @@ async def dry_run_rules(request: Request, document: RuleDocument, game: GameDep)
     return await rule_changes.dry_run_rules(uow_factory(request), game, document, batch=batch_size(request))
 
 
-def _version(if_match: str | None) -> int | None:
+def _version(if_match: str | None) -> int | None:  # None: the header was not sent
     if if_match is None:
         return None
     return int(if_match.removeprefix("W/").strip('"'))  # the header's pattern has checked it
