@@ -13,7 +13,10 @@ from shared.errors import Problem
 
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL characters
 FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)]
-Password = Annotated[str, Field(min_length=1, max_length=domain.MAX_PASSWORD_LENGTH)]
+Password = Annotated[str, Field(
+    min_length=domain.MIN_PASSWORD_LENGTH, max_length=domain.MAX_PASSWORD_LENGTH, pattern="[^0-9]",
+    description="Not digits only, not one character repeated, not one of the most common passwords, "
+                "not the e-mail address or the name")]
 Locale = Literal["ru", "en"]
 TimeZoneName = Annotated[str, Field(max_length=64, description="IANA time zone name",
                                     json_schema_extra={"enum": list(domain.time_zones())})]
@@ -73,7 +76,7 @@ class UserPublic(BaseModel):
 
 class LoginRequest(BaseModel):
     email: str = Field(max_length=320, pattern=NO_NUL)
-    password: Password
+    password: str = Field(min_length=1, max_length=domain.MAX_PASSWORD_LENGTH)
 
 
 class RefreshRequest(BaseModel):
