@@ -30,6 +30,11 @@ class Recurrence(BaseModel):
 
 
 class LessonCreate(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "student_id": "5f0c2b7e-8a41-4c36-9d1e-2b7a6c3f9e10", "subject": "Mathematics", "title": "Fractions",
+        "starts_at": "2030-03-02T15:00:00+03:00", "duration_minutes": 60, "lesson_type": "regular",
+        "price": {"amount": 150000, "currency": "RUB"}}]})
+
     student_id: uuid.UUID
     teacher_id: uuid.UUID | None = Field(None, description="Admins only; a teacher books for themself")
     subject: str = Field(min_length=1, max_length=200)
@@ -61,6 +66,13 @@ class LessonUpdate(BaseModel):
 
 
 class LessonComplete(BaseModel):
+    # `attended`, when sent with `attendance`, must agree with it (present/late are attended)
+    model_config = ConfigDict(json_schema_extra={
+        "allOf": [{"if": {"required": ["attended"], "properties": {"attended": {"const": flag}}},
+                   "then": {"properties": {"attendance": {"enum": [*values, None]}}}}
+                  for flag, values in ((True, ["present", "late"]), (False, ["absent", "excused"]))],
+        "examples": [{"score": 90, "attended": True, "notes": "Fractions done; decimals next"}]})
+
     attendance: Attendance | None = Field(None, description="Default: from `attended`, else present")
     attended: bool | None = None
     score: int | None = Field(None, ge=0, le=100)
@@ -68,6 +80,8 @@ class LessonComplete(BaseModel):
 
 
 class LessonCancel(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "The student is ill"}]})
+
     reason: str = Field(min_length=1, max_length=500)
 
 

@@ -24,6 +24,10 @@ Role = Literal["admin", "teacher", "student", "parent"]
 
 
 class UserRegister(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "email": "maria@example.org", "password": "violet kettle 42", "full_name": "Maria Petrova",
+        "role": "teacher", "timezone": "Europe/Moscow", "locale": "ru"}]})
+
     email: EmailStr = Field(max_length=320)
     password: Password
     full_name: FullName
@@ -75,6 +79,9 @@ class UserPublic(BaseModel):
 
 
 class LoginRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"email": "maria@example.org",
+                                                               "password": "violet kettle 42"}]})
+
     email: str = Field(max_length=320, pattern=NO_NUL)
     password: str = Field(min_length=1, max_length=domain.MAX_PASSWORD_LENGTH)
 
