@@ -16,13 +16,11 @@ import logging
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from api_gateway import routes
+from api_gateway.upstream import Upstream
 from shared.openapi import BEARER_SCHEME, SECURED, declare
-
-if TYPE_CHECKING:
-    from api_gateway.proxy import Upstream
 
 log = logging.getLogger(__name__)
 GATEWAY = "gateway"
