@@ -92,7 +92,7 @@ async def forward(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     scope = request.scope
     method, route = scope["method"], scope["route"]
-    if request.state.principal is None and not routes.is_public(method, scope["path"]):
+    if request.state.principal is None and not routes.public_path(scope["path"]):
         error = request.state.auth_error
         AUTH_REJECTIONS.labels("missing" if error is None else "invalid").inc()
         detail = error.detail if error is not None else "Missing bearer token"

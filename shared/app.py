@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import docs, health, metrics
+from shared import docs, health, metrics, openapi
 from shared.auth import JWKSClient, KeySource, RedisRevocationList, TokenVerifier
 from shared.background import Background as BackgroundWork
 from shared.db import UnitOfWork, make_engine
@@ -113,6 +113,7 @@ def create_service_app(spec: ServiceSpec[Any], settings: Settings, runtime: Runt
     app.state.service = spec.name
     app.add_middleware(RequestContextMiddleware, service=spec.name, max_json_bytes=settings.max_json_body_bytes)
     install_problem_handlers(app)
+    openapi.install(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(docs.router)

@@ -242,8 +242,7 @@ async def list_lessons(uow: UnitOfWork, actor: Principal, where: LessonFilter, p
 def _filtered(where: LessonFilter, page: PageParams) -> Select[tuple[Lesson]]:
     starts_from = _utc(where.starts_from, ["query", "from"])
     starts_before = _utc(where.starts_before, ["query", "to"])
-    if starts_from and starts_before and starts_from >= starts_before:
-        raise Unprocessable("`from` must be before `to`", errors=[{"loc": ["query", "to"], "msg": "must be after from"}])
+    # `to` at or before `from` is an empty range, not an error: the query finds nothing
     stmt = select(Lesson)
     if starts_from:
         stmt = stmt.where(Lesson.starts_at >= starts_from)

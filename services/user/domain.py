@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from zoneinfo import available_timezones
+from importlib import resources
 
 import idna
 
@@ -25,7 +25,10 @@ COMMON_PASSWORDS = frozenset({
     "superman", "starwars", "whatever", "monkey123", "dragon123", "qwertyui", "asdfghjk",
     "zxcvbnm1", "parol123", "privet123", "11111111a", "aaaaaaaa1",
 })
-PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{4,30}$")
+# At least five digits, at most 32 characters (the length is checked beside the pattern).
+PHONE_PATTERN = r"^\+?[0-9]([ ()\-]*[0-9]){4}[0-9 ()\-]*$"
+PHONE = re.compile(PHONE_PATTERN)
+PHONE_MAX_LENGTH = 32
 
 
 # --- accounts -----------------------------------------------------------------------------
@@ -87,20 +90,21 @@ def password_problems(password: str, *, email: str = "", full_name: str = "") ->
 
 
 @lru_cache(maxsize=1)
-def _time_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+def time_zones() -> tuple[str, ...]:
+    """The IANA zone names of the pinned `tzdata` package: the same list on every machine, so
+    that the API document (which enumerates them) does not depend on the system's zone files."""
+    return tuple(sorted(resources.files("tzdata").joinpath("zones").read_text().split()))
 
 
 def check_timezone(name: str) -> str:
     """The IANA time zone name, or ValueError."""
-    if name not in _time_zones():
+    if name not in time_zones():
         raise ValueError(f"unknown time zone {name!r}; use an IANA name such as 'Europe/Moscow'")
     return name
 
 
 def check_phone(phone: str) -> str:
-    phone = phone.strip()
-    if not PHONE.match(phone) or sum(c.isdigit() for c in phone) < 5:
+    if len(phone) > PHONE_MAX_LENGTH or not PHONE.match(phone):
         raise ValueError("phone must be digits, optionally with a leading + and spaces, dashes, brackets")
     return phone
 
