@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from services.user import links, profiles, service
 from services.user.domain import InviteKind
 from services.user.keys import Tokens
+from services.user.passwords import Passwords
 from services.user.schemas import (
     JWKS, InviteInfo, InvitePublic, LinkPublic, LoginRequest, LogoutRequest, RefreshRequest,
     TelegramLinked, TelegramLinkPublic, TelegramLinkRequest, TokenPair, UserPublic, UserRegister,
@@ -40,6 +41,10 @@ async def _tokens(request: Request) -> Tokens:
     return request.app.state.tokens
 
 
+async def _passwords(request: Request) -> Passwords:
+    return request.app.state.passwords
+
+
 async def _revocations(request: Request) -> RedisRevocationList:
     return request.app.state.revocations
 
@@ -62,23 +67,26 @@ InviteCode = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 SettingsDep = Annotated[UserSettings, Depends(_settings)]
 TokensDep = Annotated[Tokens, Depends(_tokens)]
 RevocationsDep = Annotated[RedisRevocationList, Depends(_revocations)]
+PasswordsDep = Annotated[Passwords, Depends(_passwords)]
 
 # --- auth ----------------------------------------------------------------------------------------
 
 
 @auth_router.post("/auth/register", status_code=201, response_model=UserPublic,
-                  responses=problems(400, 409, 413, 422))
-async def register(body: UserRegister, uow: UowDep) -> UserPublic:
-    """Create a student, teacher or parent account. Admins are created by a command."""
-    user = await service.register_user(uow, **body.model_dump())
+                  responses=problems(400, 409, 413, 422, 503))
+async def register(body: UserRegister, uow: UowDep, passwords: PasswordsDep) -> UserPublic:
+    """Create a student, teacher or parent account. Admins are created by a command.
+    503 with Retry-After when too many passwords are being hashed at once."""
+    user = await service.register_user(uow, passwords, **body.model_dump())
     return user_public(user)
 
 
-@auth_router.post("/auth/login", response_model=TokenPair, responses=problems(400, 401, 422, 429))
-async def login(body: LoginRequest, request: Request, uow: UowDep, tokens: TokensDep,
+@auth_router.post("/auth/login", response_model=TokenPair, responses=problems(400, 401, 422, 429, 503))
+async def login(body: LoginRequest, request: Request, uow: UowDep, tokens: TokensDep, passwords: PasswordsDep,
                 throttle: Annotated[LoginThrottle, Depends(_throttle)]) -> TokenPair:
-    """Password login, throttled per account and per client address (429 with Retry-After)."""
-    return await service.log_in(uow, tokens, throttle, email=body.email, password=body.password,
+    """Password login, throttled per account and per client address (429 with Retry-After);
+    503 with Retry-After when too many passwords are being checked at once."""
+    return await service.log_in(uow, tokens, throttle, passwords, email=body.email, password=body.password,
                                 ip=client_ip(request))
 
 

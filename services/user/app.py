@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.user import api, service
 from services.user.keys import KeyMaterial, Keyring, Tokens
+from services.user.passwords import Argon2Parameters, HashingPool, Passwords
 from services.user.models import UserBase
 from services.user.settings import UserSettings
 from shared.app import ServiceSpec, create_service_app
@@ -37,6 +38,26 @@ async def _ensure_signing_key(app: FastAPI) -> None:
     log.info("signing tokens with key %s", kid)
 
 
+async def _start_password_hashing(app: FastAPI) -> None:
+    """The process's one hashing pool, with the dummy hash of unknown accounts made up front."""
+    settings: UserSettings = app.state.settings
+    parameters = Argon2Parameters(memory_kib=settings.password_hash_memory_kib,
+                                  time_cost=settings.password_hash_time_cost,
+                                  parallelism=settings.password_hash_parallelism)
+    pool = HashingPool(concurrency=settings.password_hash_concurrency,
+                       max_waiting=settings.password_hash_max_waiting)
+    app.state.passwords = Passwords(parameters, pool)
+    await app.state.passwords.dummy_hash()
+
+
+async def _close_password_hashing_at_exit(app: FastAPI) -> None:
+    """Background tasks are cancelled when the service stops: that is when the pool's threads go."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        app.state.passwords.close()
+
+
 async def _purge_expired(app: FastAPI) -> None:
     while True:
         try:
@@ -54,8 +75,8 @@ SPEC = ServiceSpec(
     versions_dir=Path(__file__).parent / "migrations" / "versions",
     settings_class=UserSettings,
     routers=api.routers,
-    on_startup=[_ensure_signing_key],
-    background=[_purge_expired],
+    on_startup=[_start_password_hashing, _ensure_signing_key],
+    background=[_purge_expired, _close_password_hashing_at_exit],
     key_source=_keyring,
 )
 
