@@ -1,6 +1,5 @@
 """Password policy and Argon2id hashing."""
 import asyncio
-import threading
 
 import pytest
 from argon2 import PasswordHasher, extract_parameters
@@ -10,6 +9,7 @@ from hypothesis import strategies as st
 from services.user.domain import normalize_email, password_problems
 from services.user.passwords import Argon2Parameters, HashingPool, Passwords, Verdict
 from shared.errors import ServiceUnavailable
+from tests.hashing import Argon2Calls, HeldWork
 from tests.support import eventually
 
 
@@ -54,22 +54,8 @@ def passwords(memory_kib: int = 64, time_cost: int = 1, *, concurrency: int = 2,
 
 
 @pytest.fixture
-def argon2_calls(monkeypatch) -> dict[str, list[str]]:
-    """The hashes each Argon2 verification was asked to check (the real verification still runs)."""
-    calls: dict[str, list[str]] = {"verify": [], "hash": []}
-    real_verify, real_hash = PasswordHasher.verify, PasswordHasher.hash
-
-    def verify(self, hash, password):
-        calls["verify"].append(hash)
-        return real_verify(self, hash, password)
-
-    def hash_(self, password, *, salt=None):
-        calls["hash"].append(password)
-        return real_hash(self, password, salt=salt)
-
-    monkeypatch.setattr(PasswordHasher, "verify", verify)
-    monkeypatch.setattr(PasswordHasher, "hash", hash_)
-    return calls
+def argon2_calls(monkeypatch) -> Argon2Calls:
+    return Argon2Calls.install(monkeypatch)
 
 
 async def test_a_password_is_hashed_with_argon2id_at_the_configured_parameters_and_verifies():
@@ -87,10 +73,11 @@ async def test_an_unknown_account_costs_one_verification_at_the_current_paramete
     hasher = passwords(memory_kib=128)
     stored = await hasher.hash("correct horse battery")
     await hasher.dummy_hash()
-    argon2_calls["verify"].clear()
+    argon2_calls.clear()
     assert await hasher.verify(None, "a password nobody has") == Verdict(False)
     assert await hasher.verify(stored, "a wrong password") == Verdict(False)
-    unknown, wrong = argon2_calls["verify"]
+    unknown, wrong = argon2_calls.verified
+    assert argon2_calls.hashed == 0
     assert extract_parameters(unknown) == extract_parameters(wrong)
     hasher.close()
 
@@ -99,7 +86,7 @@ async def test_a_damaged_hash_matches_nothing_and_costs_one_verification(argon2_
     hasher = passwords()
     await hasher.dummy_hash()
     assert await hasher.verify("not-a-hash", "anything at all") == Verdict(False)
-    assert argon2_calls["verify"] == ["not-a-hash", await hasher.dummy_hash()]
+    assert argon2_calls.verified == ["not-a-hash", await hasher.dummy_hash()]
     hasher.close()
 
 
@@ -110,31 +97,6 @@ async def test_a_right_password_under_other_parameters_needs_a_rehash_and_a_wron
     assert await new.verify(stored, "a wrong password") == Verdict(False)
     assert await old.verify(stored, "correct horse battery") == Verdict(True, needs_rehash=False)
     old.close(), new.close()
-
-
-class HeldWork:
-    """Work for the pool that runs until the test lets it finish."""
-
-    def __init__(self) -> None:
-        self.started = threading.Semaphore(0)
-        self.release = threading.Event()
-        self.running = 0
-        self.most_at_once = 0
-        self._lock = threading.Lock()
-
-    def __call__(self) -> str:
-        with self._lock:
-            self.running += 1
-            self.most_at_once = max(self.most_at_once, self.running)
-        self.started.release()
-        self.release.wait(timeout=30)
-        with self._lock:
-            self.running -= 1
-        return "done"
-
-    async def wait_started(self, count: int) -> None:
-        for _ in range(count):
-            assert await asyncio.to_thread(self.started.acquire, timeout=30)
 
 
 async def test_the_pool_runs_at_most_its_concurrency_and_refuses_beyond_its_queue_with_retry_after():
