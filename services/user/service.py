@@ -18,7 +18,7 @@ from services.user.schemas import TokenPair
 from services.user.throttle import LoginThrottle
 from shared.auth import Principal, RedisRevocationList
 from shared.db import UnitOfWork
-from shared.errors import Conflict, NotFound, RateLimited, Unauthorized, Unprocessable
+from shared.errors import Conflict, NotFound, RateLimited, ServiceUnavailable, Unauthorized, Unprocessable
 from shared.events import UserCreated, utcnow
 
 T = TypeVar("T")
@@ -99,7 +99,7 @@ async def log_in(uow: UnitOfWork, tokens: keys.Tokens, throttle: LoginThrottle, 
         await throttle.record_failure(ip, email)
         LOGINS.labels("failed").inc()
         raise Unauthorized("Wrong e-mail or password")
-    new_hash = await passwords.hash(password) if verdict.needs_rehash else None
+    new_hash = await _rehashed(passwords, password) if verdict.needs_rehash else None
     async with uow:
         user = await find_user(uow.session, user.id)
         user.password_hash = new_hash or user.password_hash
@@ -108,6 +108,14 @@ async def log_in(uow: UnitOfWork, tokens: keys.Tokens, throttle: LoginThrottle, 
     await throttle.clear_account(email)
     LOGINS.labels("success").inc()
     return pair
+
+
+async def _rehashed(passwords: Passwords, password: str) -> str | None:
+    """The password hashed at the current parameters; None when the pool is full (next time)."""
+    try:
+        return await passwords.hash(password)
+    except ServiceUnavailable:
+        return None
 
 
 async def refresh_session(uow: UnitOfWork, tokens: keys.Tokens, revocations: RedisRevocationList, *,
