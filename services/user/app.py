@@ -45,7 +45,8 @@ async def _start_password_hashing(app: FastAPI) -> None:
                                   time_cost=settings.password_hash_time_cost,
                                   parallelism=settings.password_hash_parallelism)
     pool = HashingPool(concurrency=settings.password_hash_concurrency,
-                       max_waiting=settings.password_hash_max_waiting)
+                       max_waiting=settings.password_hash_max_waiting,
+                       niceness=settings.password_hash_niceness)
     app.state.passwords = Passwords(parameters, pool)
     await app.state.passwords.dummy_hash()
 

@@ -14,7 +14,11 @@ answer's timing does not tell whether the account exists.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
+import os
+import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +31,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from services.user.metrics import PASSWORD_HASHING_REFUSED, PASSWORD_HASHING_WAITING
 from shared.errors import ServiceUnavailable
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 DUMMY_PASSWORD = "a password nobody has"
 
@@ -48,12 +53,26 @@ class Verdict:
     needs_rehash: bool = False   # the password is right but its hash has other parameters
 
 
-class HashingPool:
-    """At most `concurrency` hashes at once on their own threads, at most `max_waiting` waiting."""
+def _lower_priority(niceness: int) -> None:
+    """Make the calling thread yield the CPU to the event loop's (Linux has a nice value per thread)."""
+    if niceness > 0 and sys.platform == "linux":
+        thread = threading.get_native_id()
+        try:
+            os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + niceness))
+        except OSError as exc:
+            log.warning("hashing threads keep their priority: %s", exc)
 
-    def __init__(self, *, concurrency: int, max_waiting: int) -> None:
+
+class HashingPool:
+    """At most `concurrency` hashes at once on their own threads, at most `max_waiting` waiting.
+
+    The threads run `niceness` steps below the rest of the process, so that while they take
+    the cores the event loop still answers every other request first."""
+
+    def __init__(self, *, concurrency: int, max_waiting: int, niceness: int = 0) -> None:
         self.concurrency = max(1, concurrency)
         self.max_waiting = max(0, max_waiting)
+        self.niceness = niceness
         self.waiting = 0
         self._slots = asyncio.Semaphore(self.concurrency)
         self._executor: ThreadPoolExecutor | None = None
@@ -86,7 +105,8 @@ class HashingPool:
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="argon2")
+            self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="argon2",
+                                                initializer=_lower_priority, initargs=(self.niceness,))
         return self._executor
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ class UserSettings(Settings):
     password_hash_parallelism: int = Field(1, ge=1)
     password_hash_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     password_hash_max_waiting: int = Field(32, ge=0)   # more waiting hashes are refused with 503
+    password_hash_niceness: int = Field(10, ge=0, le=19)  # hashing threads yield the CPU to requests
 
     def required_production_secrets(self) -> list[str]:
         return ["jwt_private_key", *super().required_production_secrets()]

@@ -1,5 +1,7 @@
 """Password policy and Argon2id hashing."""
 import asyncio
+import os
+import threading
 
 import pytest
 from argon2 import PasswordHasher, extract_parameters
@@ -121,4 +123,13 @@ async def test_with_no_queue_a_free_thread_still_takes_the_work():
     work = HeldWork()
     work.release.set()
     assert await pool.run(work) == "done"
+    pool.close()
+
+
+async def test_hashing_threads_run_at_a_lower_priority_than_the_event_loop():
+    pool = HashingPool(concurrency=1, max_waiting=0, niceness=7)
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    hashing = await pool.run(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+    assert hashing == min(19, own + 7)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
     pool.close()
