@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,7 +85,7 @@ class Sample:
     logins: list[float] = field(default_factory=list)
     lessons: list[float] = field(default_factory=list)
     refused: int = 0
-    errors: int = 0
+    errors: Counter[int] = field(default_factory=Counter)   # other statuses, by status
     elapsed: float = 0.0
     cpu: float = 0.0
 
@@ -92,7 +93,7 @@ class Sample:
         self.logins += other.logins
         self.lessons += other.lessons
         self.refused += other.refused
-        self.errors += other.errors
+        self.errors.update(other.errors)
         self.elapsed += other.elapsed
         self.cpu += other.cpu
 
@@ -172,7 +173,7 @@ async def _loop(port: int, request: bytes, until: float, latencies: list[float],
                 sample.refused += 1
                 await asyncio.sleep(min(retry_after, max(0.0, until - time.perf_counter())))
             else:
-                sample.errors += 1
+                sample.errors[status] += 1
     finally:
         writer.close()
 
@@ -224,7 +225,7 @@ def report(platforms: list[Platform], idle: dict[str, Sample], storm: dict[str, 
               f"{len(busy.logins) / busy.elapsed:>18.1f} {busy.refused / busy.elapsed:>6.1f} "
               f"{_ms(busy.logins, .5):>7.0f} / {_ms(busy.logins, .99):>6.0f} "
               f"{_ms(busy.lessons, .5):>8.1f} / {_ms(busy.lessons, .99):>7.1f} "
-              f"{len(busy.logins) / max(busy.cpu, 1e-9):>13.1f} {busy.errors + quiet.errors:>7}")
+              f"{len(busy.logins) / max(busy.cpu, 1e-9):>13.1f}  {dict(busy.errors + quiet.errors) or '-'}")
 
 
 async def run(args: argparse.Namespace, platforms: list[Platform]) -> None:
