@@ -4,8 +4,9 @@ a refusal (503 with Retry-After) once too many hashes are waiting.
 Argon2 is deliberately dear (tens of milliseconds of CPU and megabytes of memory a hash), so
 a burst of logins and registrations would otherwise take every core and make every other
 request of the process wait. Hashes run in a thread pool of `concurrency` threads (argon2-cffi
-releases the GIL, so the event loop keeps serving meanwhile); at most `max_waiting` more wait
-for a thread, and the next is told to come back later.
+releases the GIL, so the event loop keeps serving meanwhile) at a lower priority than the
+event loop's; at most `max_waiting` more wait for a thread, and the next is told to come back
+later.
 
 Every login costs exactly one verification: an unknown account, or a stored hash that cannot
 be parsed, is checked against a dummy hash made with the current parameters, so that the
