@@ -2,7 +2,7 @@
 
     with Mesh(servers, keys=TestKeys()) as mesh:          # `servers` is the session fixture
         mesh.start_services("user", "lesson")              # in parallel, each with a fresh database
-        mesh.start_app("material", "tests.e2e.gateway.upstream_app:create_app", instances=2)
+        mesh.start_app("material", "tests.upstream_app:create_app", instances=2)
         gateway = mesh.start_gateway(env={"RATE_LIMIT_PER_MINUTE": "1000"})
         httpx.get(gateway.url + "/health")
         mesh.kill(mesh.instances["material"][0])         # SIGKILL; mesh.stop("material"), restart(p)

@@ -1,68 +1,80 @@
+"""The user service: what it is made of (`SPEC`), its bootstrap hook and its app."""
 from __future__ import annotations
 
 import asyncio
 import logging
 from pathlib import Path
+from typing import cast
 
 from fastapi import FastAPI
 
 from services.user import api, service
+from services.user.deps import UserDeps
 from services.user.keys import KeyMaterial, Keyring, Tokens
-from services.user.passwords import Argon2Parameters, HashingPool, Passwords
 from services.user.models import UserBase
+from services.user.passwords import Argon2Parameters, HashingPool, Passwords
 from services.user.settings import UserSettings
-from shared.app import ServiceSpec, create_service_app
+from services.user.throttle import LoginThrottle
+from shared.app import ServiceContext, ServiceSpec, create_service_app
+from shared.auth import KeySource
 from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
-def _keyring(app: FastAPI) -> Keyring:
-    """The service verifies its own tokens with its own keys (no JWKS over HTTP)."""
-    settings: UserSettings = app.state.settings
+async def bootstrap(ctx: ServiceContext) -> UserDeps:
+    """The keyring (with a signing key, created on first start), tokens, the login throttle and the
+    process's one password hashing pool."""
+    settings = cast(UserSettings, ctx.settings)
     configured = None
     if settings.jwt_private_key is not None and settings.jwt_private_key.get_secret_value():
         configured = KeyMaterial.from_private_pem(settings.jwt_private_key.get_secret_value(),
                                                   expected_algorithm=settings.jwt_algorithm)
-    app.state.keyring = Keyring(app.state.session_factory, configured=configured,
-                                cache_seconds=settings.signing_key_cache_seconds)
-    app.state.tokens = Tokens.from_settings(app.state.keyring, settings)
-    return app.state.keyring
-
-
-async def _ensure_signing_key(app: FastAPI) -> None:
-    keyring: Keyring = app.state.keyring
-    kid = await service.ensure_signing_key(app.state.uow_factory(), app.state.tokens,
-                                           configured=keyring.configured_key,
-                                           algorithm=app.state.settings.jwt_algorithm)
+    keyring = Keyring(ctx.session_factory, configured=configured, cache_seconds=settings.signing_key_cache_seconds)
+    tokens = Tokens.from_settings(keyring, settings)
+    kid = await service.ensure_signing_key(ctx.uow_factory(), tokens, configured=keyring.configured_key,
+                                           algorithm=settings.jwt_algorithm)
     log.info("signing tokens with key %s", kid)
+    throttle = LoginThrottle(ctx.runtime.redis, window=settings.login_window_seconds,
+                             max_per_account=settings.login_max_failures_per_account,
+                             max_per_ip=settings.login_max_failures_per_ip)
+    passwords = await _start_password_hashing(settings)
+    return UserDeps(settings=settings, keyring=keyring, tokens=tokens, revocations=ctx.revocations,
+                    throttle=throttle, passwords=passwords)
 
 
-async def _start_password_hashing(app: FastAPI) -> None:
-    """The process's one hashing pool, with the dummy hash of unknown accounts made up front."""
-    settings: UserSettings = app.state.settings
+async def _start_password_hashing(settings: UserSettings) -> Passwords:
+    """The hashing pool at the configured Argon2id parameters, with the dummy hash of unknown
+    accounts made up front."""
     parameters = Argon2Parameters(memory_kib=settings.password_hash_memory_kib,
                                   time_cost=settings.password_hash_time_cost,
                                   parallelism=settings.password_hash_parallelism)
     pool = HashingPool(concurrency=settings.password_hash_concurrency,
                        max_waiting=settings.password_hash_max_waiting,
                        niceness=settings.password_hash_niceness)
-    app.state.passwords = Passwords(parameters, pool)
-    await app.state.passwords.dummy_hash()
-
-
-async def _close_password_hashing_at_exit(app: FastAPI) -> None:
-    """Background tasks are cancelled when the service stops: that is when the pool's threads go."""
+    passwords = Passwords(parameters, pool)
     try:
-        await asyncio.Event().wait()
-    finally:
-        app.state.passwords.close()
+        await passwords.dummy_hash()
+    except BaseException:
+        passwords.close()
+        raise
+    return passwords
 
 
-async def _purge_expired(app: FastAPI) -> None:
+async def teardown(deps: UserDeps) -> None:
+    """When the service stops: the hashing pool's threads go."""
+    deps.passwords.close()
+
+
+def own_keys(deps: UserDeps) -> KeySource:
+    """The service verifies its own tokens with its own keys (no JWKS over HTTP)."""
+    return deps.keyring
+
+
+async def purge_expired(ctx: ServiceContext, deps: UserDeps) -> None:
     while True:
         try:
-            await service.purge_expired(app.state.uow_factory())
+            await service.purge_expired(ctx.uow_factory())
         except asyncio.CancelledError:
             raise
         except Exception:  # boundary: a housekeeping loop logs and tries again later
@@ -75,10 +87,11 @@ SPEC = ServiceSpec(
     metadata=UserBase.metadata,
     versions_dir=Path(__file__).parent / "migrations" / "versions",
     settings_class=UserSettings,
+    bootstrap=bootstrap,
     routers=api.routers,
-    on_startup=[_start_password_hashing, _ensure_signing_key],
-    background=[_purge_expired, _close_password_hashing_at_exit],
-    key_source=_keyring,
+    background=[purge_expired],
+    teardown=teardown,
+    key_source=own_keys,
 )
 
 

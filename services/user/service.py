@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,8 +19,6 @@ from shared.auth import Principal, RedisRevocationList
 from shared.db import UnitOfWork
 from shared.errors import Conflict, NotFound, RateLimited, ServiceUnavailable, Unauthorized, Unprocessable
 from shared.events import UserCreated, utcnow
-
-T = TypeVar("T")
 
 
 # --- accounts ----------------------------------------------------------------------------------
@@ -53,14 +50,6 @@ async def register_user(uow: UnitOfWork, passwords: Passwords, *, email: str, pa
     return user
 
 
-def detached(session: AsyncSession, row: T) -> T:
-    """The row, readable after its unit of work ends (one that does not commit rolls back,
-    which would expire the rows it loaded)."""
-    if row is not None:
-        session.expunge(row)
-    return row
-
-
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(User.email == domain.normalize_email(email)))
 
@@ -73,8 +62,8 @@ async def find_user(session: AsyncSession, user_id: uuid.UUID) -> User:
 
 
 async def get_me(uow: UnitOfWork, user: Principal) -> User:
-    async with uow:
-        found = detached(uow.session, await uow.session.get(User, user.id))
+    async with uow.read_only():
+        found = await uow.session.get(User, user.id)
     if found is None:
         raise Unauthorized("The account of this token no longer exists")
     return found
@@ -92,8 +81,8 @@ async def log_in(uow: UnitOfWork, tokens: keys.Tokens, throttle: LoginThrottle, 
         LOGINS.labels("throttled").inc()
         raise
     signer = await tokens.signer()
-    async with uow:
-        user = detached(uow.session, await user_by_email(uow.session, email))
+    async with uow.read_only():
+        user = await user_by_email(uow.session, email)
     verdict = await passwords.verify(user.password_hash if user else None, password)
     if user is None or not verdict.matches:
         await throttle.record_failure(ip, email)

@@ -90,7 +90,7 @@ async def test_a_login_storm_beyond_the_hashing_queue_is_refused_and_the_user_se
                         PASSWORD_HASH_MAX_WAITING="0", CIRCUIT_BREAKER_FAILURE_THRESHOLD="3") as client:
         email = (await _register(client)).json()["email"]
         token = (await _login(client, email)).json()["access_token"]
-        pool = client.app.state.service_apps["user"].state.passwords.pool  # type: ignore[attr-defined]
+        pool = client.app.state.service_apps["user"].state.deps.passwords.pool  # type: ignore[attr-defined]
         async with pool_held(pool):
             storm = await asyncio.gather(*(_login(client, email) for _ in range(6)))
             me = await client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})

@@ -43,7 +43,7 @@ async def test_a_login_after_a_parameter_change_rehashes_the_password_with_the_n
 async def test_logins_and_registrations_beyond_the_hashing_queue_get_503_with_retry_after(start_user_service):
     async with start_user_service(password_hash_concurrency=1, password_hash_max_waiting=1) as service:
         user = await service.account()
-        pool = service.app.state.passwords.pool
+        pool = service.app.state.deps.passwords.pool
         async with pool_held(pool):
             queued = asyncio.create_task(service.login(user.email))
             await eventually(lambda: pool.waiting == 1)
@@ -56,3 +56,4 @@ async def test_logins_and_registrations_beyond_the_hashing_queue_get_503_with_re
         assert (await queued).status_code == 200
         assert (await service.login(user.email)).status_code == 200                 # room again
         assert (await service.register("teacher")).status_code == 201
+    assert pool._executor is None                                                  # its threads went at exit
