@@ -158,7 +158,7 @@ async def _send(gw: Gateway, upstream: Upstream, permit: Permit, route: routes.R
             UPSTREAM_LATENCY.labels(upstream.name, route.path).observe(time.perf_counter() - started)
             UPSTREAM_REQUESTS.labels(upstream.name, route.path, method, str(response.status)).inc()
             settled = True
-            if response.status >= 500:
+            if response.status >= 500 and not _shedding_load(response):
                 UPSTREAM_ERRORS.labels(upstream.name, "status_5xx").inc()
                 upstream.pool.failed(instance, connection=False)
                 permit.failure(UpstreamStatus(response.status))
@@ -169,6 +169,13 @@ async def _send(gw: Gateway, upstream: Upstream, permit: Permit, route: routes.R
     finally:
         if not settled:              # cancelled (the client left): not the upstream's fault
             permit.success()
+
+
+def _shedding_load(response: UpstreamResponse) -> bool:
+    """A 503 with Retry-After is a live service refusing work it has no room for (too many
+    password hashes waiting, say): not a failure that should eject the instance or open the
+    breaker, which would refuse every other request of that service as well."""
+    return response.status == 503 and any(name.lower() == b"retry-after" for name, _ in response.headers)
 
 
 class ProxiedResponse(Response):

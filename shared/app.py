@@ -47,13 +47,15 @@ class ServiceContext:
 
 Bootstrap = Callable[[ServiceContext], Awaitable[D]]
 Background = Callable[[ServiceContext, D], Awaitable[None]]
+Teardown = Callable[[D], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class ServiceSpec(Generic[D]):
     """What makes one service: its name, tables, settings, the bootstrap hook that builds its
-    dependencies (`D`, a dataclass of the service's collaborators) once at start, and what
-    receives them: routes (through `get_deps`), event handlers and background loops."""
+    dependencies (`D`, a dataclass of the service's collaborators) once at start, what receives
+    them: routes (through `get_deps`), event handlers and background loops, and the teardown hook
+    that releases what the deps hold (threads, say) when the service stops."""
 
     name: str
     metadata: MetaData
@@ -64,6 +66,7 @@ class ServiceSpec(Generic[D]):
     handlers: Callable[[D], Handlers] | None = None     # the event handlers, built from the deps
     background: list[Background[D]] = field(default_factory=list)  # long-running loops, cancelled at exit
     key_source: Callable[[D], KeySource] | None = None  # default: the user service's JWKS
+    teardown: Teardown[D] | None = None  # at exit, once the loops have stopped
 
     def settings_from(self, common: Settings) -> Settings:
         """This service's settings: the process-wide values of `common`, the rest from the environment."""
@@ -102,10 +105,14 @@ def create_service_app(spec: ServiceSpec[Any], settings: Settings, runtime: Runt
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await ctx.background.close()
-            if owns_runtime:
-                await rt.close()
-            await engine.dispose()
+            try:
+                if spec.teardown:
+                    await spec.teardown(deps)
+            finally:
+                await ctx.background.close()
+                if owns_runtime:
+                    await rt.close()
+                await engine.dispose()
 
     app = FastAPI(title=f"RepitBot {spec.name} service", version="1.0.0", lifespan=lifespan,
                   docs_url=None, redoc_url=None)    # /docs from shared.docs: no CDN, a strict CSP

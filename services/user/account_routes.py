@@ -33,5 +33,6 @@ async def reactivate(user_id: uuid.UUID, admin: Admin, uow: UowDep) -> UserPubli
 async def delete_me(body: AccountDeletion, user: CurrentUser, uow: UowDep, deps: DepsDep) -> Response:
     """Delete one's own account, giving its password again (`user.deleted`). The e-mail address is
     free again at once; what other services keep is in docs/security.md."""
-    await accounts.delete_own_account(uow, deps.revocations, deps.tokens, user, password=body.password)
+    await accounts.delete_own_account(uow, deps.revocations, deps.tokens, deps.passwords, user,
+                                      password=body.password)
     return Response(status_code=204)

@@ -9,7 +9,8 @@ from sqlalchemy import delete, update
 
 from services.user import keys
 from services.user.models import RefreshToken, User
-from services.user.service import find_user, password_matches
+from services.user.passwords import Passwords
+from services.user.service import find_user
 from shared.auth import Principal, RedisRevocationList
 from shared.db import UnitOfWork
 from shared.errors import Conflict, Forbidden, Unauthorized
@@ -60,7 +61,7 @@ async def reactivate_user(uow: UnitOfWork, admin: Principal, user_id: uuid.UUID)
 
 
 async def delete_own_account(uow: UnitOfWork, revocations: RedisRevocationList, tokens: keys.Tokens,
-                             owner: Principal, *, password: str) -> None:
+                             passwords: Passwords, owner: Principal, *, password: str) -> None:
     """The owner deletes their account after giving its password again: the row and everything
     hanging off it go (`user.deleted`; docs/security.md says what other services do)."""
     if owner.role == "admin":
@@ -70,7 +71,7 @@ async def delete_own_account(uow: UnitOfWork, revocations: RedisRevocationList, 
         if user is None:
             raise Unauthorized("The account of this token no longer exists")
         password_hash = user.password_hash
-    if not await password_matches(password_hash, password):
+    if not (await passwords.verify(password_hash, password)).matches:
         raise Unauthorized("Wrong password")
     now = utcnow()
     async with uow:

@@ -44,18 +44,20 @@ def client_ip(request: Request, settings: UserSettings) -> str:
 
 
 @auth_router.post("/auth/register", status_code=201, response_model=UserPublic,
-                  responses=problems(400, 409, 413, 422))
-async def register(body: UserRegister, uow: UowDep) -> UserPublic:
-    """Create a student, teacher or parent account. Admins are created by a command."""
-    user = await service.register_user(uow, **body.model_dump())
+                  responses=problems(400, 409, 413, 422, 503))
+async def register(body: UserRegister, uow: UowDep, deps: DepsDep) -> UserPublic:
+    """Create a student, teacher or parent account. Admins are created by a command.
+    503 with Retry-After when too many passwords are being hashed at once."""
+    user = await service.register_user(uow, deps.passwords, **body.model_dump())
     return user_public(user)
 
 
-@auth_router.post("/auth/login", response_model=TokenPair, responses=problems(400, 401, 422, 429))
+@auth_router.post("/auth/login", response_model=TokenPair, responses=problems(400, 401, 422, 429, 503))
 async def login(body: LoginRequest, request: Request, uow: UowDep, deps: DepsDep) -> TokenPair:
-    """Password login, throttled per account and per client address (429 with Retry-After)."""
-    return await service.log_in(uow, deps.tokens, deps.throttle, email=body.email, password=body.password,
-                                ip=client_ip(request, deps.settings))
+    """Password login, throttled per account and per client address (429 with Retry-After);
+    503 with Retry-After when too many passwords are being checked at once."""
+    return await service.log_in(uow, deps.tokens, deps.throttle, deps.passwords, email=body.email,
+                                password=body.password, ip=client_ip(request, deps.settings))
 
 
 @auth_router.post("/auth/refresh", response_model=TokenPair, responses=problems(400, 401, 422))

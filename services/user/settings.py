@@ -1,3 +1,7 @@
+import os
+
+from pydantic import Field
+
 from shared.settings import Settings
 
 
@@ -13,6 +17,13 @@ class UserSettings(Settings):
     telegram_link_ttl_minutes: int = 10
     avatar_max_bytes: int = 5 * 1024 * 1024
     signing_key_cache_seconds: float = 30.0
+    # Argon2id: OWASP's first recommendation (19 MiB, 2 passes, 1 lane); see docs/benchmarks.md
+    password_hash_memory_kib: int = Field(19_456, ge=8)
+    password_hash_time_cost: int = Field(2, ge=1)
+    password_hash_parallelism: int = Field(1, ge=1)
+    password_hash_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    password_hash_max_waiting: int = Field(32, ge=0)   # more waiting hashes are refused with 503
+    password_hash_niceness: int = Field(10, ge=0, le=19)  # hashing threads yield the CPU to requests
 
     def required_production_secrets(self) -> list[str]:
         return ["jwt_private_key", *super().required_production_secrets()]

@@ -28,6 +28,18 @@ async def test_five_failures_open_the_breaker_and_it_answers_503_without_calling
     assert await requests_seen(service) == 5
 
 
+async def test_a_service_shedding_load_with_retry_after_does_not_open_the_breaker():
+    service = echo_service()
+    async with gateway({"analytics": service}, KEYS, circuit_breaker_failure_threshold=2) as client:
+        shed = [await client.get("/api/v1/analytics/x?status=503&retry_after=7", headers=ADMIN) for _ in range(3)]
+        after = await client.get("/api/v1/analytics/x", headers=ADMIN)
+        state = (await client.get("/gateway/services", headers=ADMIN)).json()["analytics"]["breaker"]
+    assert [(r.status_code, r.headers["retry-after"]) for r in shed] == [(503, "7")] * 3
+    assert after.status_code == 200
+    assert state["state"] == "closed" and state["failure_count"] == 0
+    assert await requests_seen(service) == 4
+
+
 async def test_a_success_resets_the_count_of_consecutive_failures():
     async with gateway({"analytics": echo_service()}, KEYS, circuit_breaker_failure_threshold=3) as client:
         for status in (500, 500, 200, 500, 500):
