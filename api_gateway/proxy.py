@@ -68,6 +68,11 @@ class Upstream:
         self._gauge.dec()
 
 
+# A service answers 503 (with Retry-After) when one of its own dependencies fails: it is up and
+# says so, so the answer is passed on but counts neither against its breaker nor its instance.
+DEPENDENCY_UNAVAILABLE = 503
+
+
 class UpstreamStatus(Exception):
     """A 5xx answer: a failure for the breaker, passed on to the client as it is."""
 
@@ -180,7 +185,7 @@ async def _send(gw: Gateway, upstream: Upstream, permit: Permit, route: routes.R
             UPSTREAM_LATENCY.labels(upstream.name, route.path).observe(time.perf_counter() - started)
             UPSTREAM_REQUESTS.labels(upstream.name, route.path, method, str(response.status)).inc()
             settled = True
-            if response.status >= 500:
+            if response.status >= 500 and response.status != DEPENDENCY_UNAVAILABLE:
                 UPSTREAM_ERRORS.labels(upstream.name, "status_5xx").inc()
                 upstream.pool.failed(instance, connection=False)
                 permit.failure(UpstreamStatus(response.status))

@@ -74,7 +74,8 @@ def create_service_app(spec: ServiceSpec, settings: Settings, runtime: Runtime |
         app.state.storage = LocalStorage(settings.files_dir() / spec.name)
         keys = (spec.key_source(app) if spec.key_source else rt.key_source) or JWKSClient(
             settings.jwks_location(), transport=rt.transports.get("user"))
-        revocations = app.state.revocations = RedisRevocationList(rt.redis)
+        revocations = app.state.revocations = RedisRevocationList(
+            rt.redis, grace_seconds=settings.revocation_grace_seconds)
         app.state.verifier = TokenVerifier(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
                                            revocations=revocations, cache_size=settings.token_cache_size)
         app.state.ready_checks = {"database": _database_check(engine), "bus": rt.bus.ping,

@@ -29,6 +29,9 @@ POLL_SECONDS = 0.25
 REVOCATIONS_MIRRORED = Gauge("repitbot_revocations_mirrored",
                              "1 while this process answers token revocation checks from its live copy",
                              ["channel"])
+REVOCATIONS_DEGRADED = Gauge("repitbot_revocations_degraded",
+                              "1 while the mirror is lost: revocation checks fall back to the last copy "
+                              "when Redis cannot be asked", ["channel"])
 log = logging.getLogger(__name__)
 
 
@@ -152,10 +155,15 @@ class RedisRevocationList:
     answers from memory (no Redis round trip on each request); otherwise it asks Redis. Other
     processes learn of a revocation within milliseconds; the one that made it, at once."""
 
-    def __init__(self, redis: Any, prefix: str = "revoked:jti:") -> None:
+    def __init__(self, redis: Any, prefix: str = "revoked:jti:", *, grace_seconds: float = 0.0) -> None:
         self._redis = redis
         self._prefix = prefix
         self._copy: dict[str, float] | None = None      # jti -> when its token expires
+        # Degraded mode: when Redis cannot be asked, the copy as it was when the mirror was lost
+        # answers for `grace_seconds` (nobody can revoke a token while Redis is away anyway).
+        self._grace = grace_seconds
+        self._last_copy: dict[str, float] = {}
+        self._lost_at: float | None = None
 
     @property
     def mirrored(self) -> bool:
@@ -175,7 +183,21 @@ class RedisRevocationList:
         copy = self._copy
         if copy is not None:
             return jti in copy
-        return bool(await self._redis.exists(self._prefix + jti))
+        try:
+            return bool(await self._redis.exists(self._prefix + jti))
+        except Exception:
+            if not self._within_grace():
+                raise
+            return jti in self._last_copy
+
+    def _within_grace(self) -> bool:
+        return self._lost_at is not None and time.monotonic() - self._lost_at <= self._grace
+
+    def _lose_copy(self) -> None:
+        if self._copy is not None:
+            self._last_copy, self._lost_at = self._copy, time.monotonic()
+            REVOCATIONS_DEGRADED.labels(REVOCATIONS_CHANNEL).set(1)
+        self._copy = None
 
     async def mirror(self, *, retry_seconds: float = 1.0) -> None:
         """Keep the in-memory copy live until cancelled (a background task)."""
@@ -189,7 +211,8 @@ class RedisRevocationList:
                 if not confirmation or confirmation["type"] != "subscribe":
                     raise ConnectionError("no confirmation of the subscription")
                 copy = await self._read_all()       # revocations from now on are published to us
-                self._copy = copy
+                self._copy, self._lost_at = copy, None
+                REVOCATIONS_DEGRADED.labels(REVOCATIONS_CHANNEL).set(0)
                 live.set(1)
                 log.info("revocation list mirrored: %d revoked tokens", len(copy))
                 pruned_at = time.time()
@@ -208,7 +231,7 @@ class RedisRevocationList:
                 _raise_if_cancelled()
                 log.warning("revocation list mirror lost; asking Redis per request", exc_info=True)
             finally:
-                self._copy = None
+                self._lose_copy()
                 live.set(0)
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()

@@ -65,7 +65,9 @@ class RabbitBus:
         return exchange, dlx
 
     async def ping(self) -> bool:
-        return bool(self._connection and not self._connection.is_closed)
+        """Connected now (a robust connection that is reconnecting is not closed, but not connected)."""
+        connection = self._connection
+        return bool(connection and not connection.is_closed and connection.connected.is_set())
 
     async def close(self) -> None:
         if self._connection:

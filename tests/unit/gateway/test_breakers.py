@@ -21,6 +21,18 @@ async def test_five_failures_open_the_breaker_and_it_answers_503_without_calling
     assert await requests_seen(service) == 5
 
 
+async def test_a_dependency_failure_answered_503_does_not_open_the_breaker():
+    service = echo_service()
+    async with gateway({"analytics": service}, KEYS, circuit_breaker_failure_threshold=2) as client:
+        answers = [await client.get("/api/v1/analytics/x?status=503", headers=ADMIN) for _ in range(4)]
+        after = await client.get("/api/v1/analytics/x", headers=ADMIN)
+        state = (await client.get("/gateway/services", headers=ADMIN)).json()["analytics"]["breaker"]
+    assert [r.status_code for r in answers] == [503] * 4             # the service's own answer passes
+    assert after.status_code == 200
+    assert state["state"] == "closed" and state["failure_count"] == 0
+    assert await requests_seen(service) == 5
+
+
 async def test_a_success_resets_the_count_of_consecutive_failures():
     async with gateway({"analytics": echo_service()}, KEYS, circuit_breaker_failure_threshold=3) as client:
         for status in (500, 500, 200, 500, 500):
@@ -33,7 +45,7 @@ async def test_after_the_recovery_timeout_one_trial_goes_through_and_its_success
     async with gateway({"analytics": echo_service()}, KEYS, circuit_breaker_failure_threshold=2,
                        circuit_breaker_recovery_timeout=0.3) as client:
         for _ in range(2):
-            await client.get("/api/v1/analytics/x?status=503", headers=ADMIN)
+            await client.get("/api/v1/analytics/x?status=500", headers=ADMIN)
         await asyncio.sleep(0.4)
         slow_trial = asyncio.create_task(client.get("/api/v1/analytics/x?sleep=0.3", headers=ADMIN))
         await asyncio.sleep(0.1)
