@@ -71,10 +71,15 @@ class JWKSClient:
         fresh = time.monotonic() - self._fetched_at < self._ttl
         if kid in self._keys and fresh:
             return self._keys[kid]
+        # A kid seen for the first time may be a key published a moment ago (a rotation): wait
+        # out the minimum interval rather than refuse a valid token. Waiters share one fetch.
+        seen = self._fetched_at
+        wait = seen + self._min_interval - time.monotonic()
+        if fresh and wait > 0:
+            await asyncio.sleep(wait)
         async with self._lock:
-            if kid not in self._keys or not fresh:
-                if time.monotonic() - self._fetched_at >= self._min_interval or not fresh:
-                    await self._fetch()
+            if self._fetched_at == seen:
+                await self._fetch()
         return self._keys.get(kid)
 
     async def _fetch(self) -> None:

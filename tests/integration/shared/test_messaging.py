@@ -311,6 +311,6 @@ async def test_a_batch_handler_gets_the_new_events_of_its_types_once_in_arrival_
 def _cli(servers, *args: str) -> str:
     env = {**os.environ, **servers.env(), "REPITBOT_MODE": "mesh", "LOG_JSON": "false"}
     result = subprocess.run([sys.executable, "-m", "repitbot.cli", *args], env=env, capture_output=True,
-                            text=True, timeout=60)
+                            text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     return result.stdout
