@@ -7,7 +7,6 @@ import getpass
 import os
 import sys
 import tempfile
-from pathlib import Path
 
 from shared.settings import GATEWAY_PORT, SERVICE_NAMES, SERVICE_PORTS, Settings
 
