@@ -12,13 +12,11 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from api_gateway.balancer import Instance
+from api_gateway.upstream import Upstream
 from shared import context
-
-if TYPE_CHECKING:
-    from api_gateway.proxy import Upstream
 
 MAX_READY_BODY = 16_384
 WORST = {"ok": 0, "degraded": 1, "down": 2}
