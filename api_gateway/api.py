@@ -7,18 +7,36 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 
+from api_gateway import health as gateway_health
+from shared import health as shared_health
 from shared import metrics
-from shared.auth import require_roles
-from shared.errors import NotFound
+from shared.auth import bearer_token, require_roles
+from shared.errors import NotFound, ServiceUnavailable, Unauthorized
 from shared.openapi import complete
 
 router = APIRouter()
 
 
-@router.get("/health", tags=["gateway"], summary="Readiness of every service, with latency")
+@router.get("/health", tags=["gateway"],
+            summary="Readiness of every service: dependencies, breaker, latency (instances for admins)")
 async def platform_health(request: Request) -> JSONResponse:
-    report = await request.app.state.gateway.health.report()
+    own = await shared_health.run_checks(getattr(request.app.state, "ready_checks", {}))
+    report = await request.app.state.gateway.health.report(own)
+    if not await _is_admin(request):
+        report = gateway_health.public(report)
     return JSONResponse(report, status_code=503 if report["status"] == "down" else 200)
+
+
+async def _is_admin(request: Request) -> bool:
+    """Whether the caller shows an admin's valid token (the health report is public otherwise)."""
+    token = bearer_token(request)
+    if token is None:
+        return False
+    try:
+        principal = await request.app.state.verifier.verify(token)
+    except (Unauthorized, ServiceUnavailable):
+        return False
+    return principal.role == "admin"
 
 
 @router.get("/gateway/services", tags=["gateway"], dependencies=[require_roles("admin")],

@@ -44,11 +44,12 @@ class Gateway:
             sync_interval=settings.breaker_sync_interval,
             trial_ttl=settings.upstream_read_timeout + settings.upstream_connect_timeout, clock=self._clock)
         keys = rt.key_source or JWKSClient(settings.jwks_location(), transport=rt.transports.get("user"))
-        revocations = RedisRevocationList(rt.redis)
+        revocations = RedisRevocationList(rt.redis, grace_seconds=settings.revocation_grace_seconds)
         self.authenticator = TokenVerifier(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
                                            revocations=revocations, cache_size=settings.token_cache_size)
         self.health = HealthAggregator(self.upstreams, timeout=settings.health_timeout,
-                                       cache_seconds=settings.health_cache_seconds)
+                                       cache_seconds=settings.health_cache_seconds,
+                                       breaker_state=lambda name: self.breakers.describe(name)["state"])
         self.openapi = OpenAPIMerger(self.upstreams, cache_seconds=settings.openapi_cache_seconds)
         if shared_redis is not None:
             self._tasks.append(asyncio.create_task(revocations.mirror(), name="gateway:revocations"))

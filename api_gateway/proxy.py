@@ -42,6 +42,11 @@ NOT_RETURNED = HOP_BY_HOP | {b"x-correlation-id", b"date", b"server"}
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
+# A service answers 503 (with Retry-After) when one of its own dependencies fails: it is up and
+# says so, so the answer is passed on but counts neither against its breaker nor its instance.
+DEPENDENCY_UNAVAILABLE = 503
+
+
 class UpstreamStatus(Exception):
     """A 5xx answer: a failure for the breaker, passed on to the client as it is."""
 
@@ -158,7 +163,7 @@ async def _send(gw: Gateway, upstream: Upstream, permit: Permit, route: routes.R
             UPSTREAM_LATENCY.labels(upstream.name, route.path).observe(time.perf_counter() - started)
             UPSTREAM_REQUESTS.labels(upstream.name, route.path, method, str(response.status)).inc()
             settled = True
-            if response.status >= 500 and not _shedding_load(response):
+            if response.status >= 500 and response.status != DEPENDENCY_UNAVAILABLE:
                 UPSTREAM_ERRORS.labels(upstream.name, "status_5xx").inc()
                 upstream.pool.failed(instance, connection=False)
                 permit.failure(UpstreamStatus(response.status))
@@ -169,13 +174,6 @@ async def _send(gw: Gateway, upstream: Upstream, permit: Permit, route: routes.R
     finally:
         if not settled:              # cancelled (the client left): not the upstream's fault
             permit.success()
-
-
-def _shedding_load(response: UpstreamResponse) -> bool:
-    """A 503 with Retry-After is a live service refusing work it has no room for (too many
-    password hashes waiting, say): not a failure that should eject the instance or open the
-    breaker, which would refuse every other request of that service as well."""
-    return response.status == 503 and any(name.lower() == b"retry-after" for name, _ in response.headers)
 
 
 class ProxiedResponse(Response):

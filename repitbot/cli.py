@@ -7,7 +7,6 @@ import getpass
 import os
 import sys
 import tempfile
-from pathlib import Path
 
 from shared.settings import GATEWAY_PORT, SERVICE_NAMES, SERVICE_PORTS, Settings
 
@@ -28,7 +27,10 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int, default=1)
-    sub.add_parser("mesh", help="mesh mode: every service as its own process (honcho)")
+    mesh = sub.add_parser("mesh", help="mesh mode: every service as its own process, under supervisord")
+    mesh.add_argument("processes", nargs="*", help="only these (default: the nine services and the gateway)")
+    mesh.add_argument("--host", default="127.0.0.1")
+    mesh.add_argument("--gateway-port", type=int, default=GATEWAY_PORT)
     migrate = sub.add_parser("migrate", help="bring service databases to the newest schema")
     migrate.add_argument("services", nargs="*", default=list(SERVICE_NAMES))
     makemigrations = sub.add_parser("makemigrations", help="autogenerate a migration (developers)")
@@ -47,9 +49,21 @@ def main(argv: list[str] | None = None) -> None:
     dlq.add_argument("action", choices=("list", "replay"))
     dlq.add_argument("service", choices=SERVICE_NAMES)
     dlq.add_argument("--queue", help="another queue than <service>.events")
+    dlq.add_argument("--json", action="store_true", help="list: the whole of each message, as JSON")
+    dlq.add_argument("--wait", type=float, default=30.0,
+                     help="replay: seconds to wait for the outcome of the replayed messages")
+    keys = sub.add_parser("keys", help="token signing keys (Ed25519)")
+    keys.add_argument("action", choices=("generate", "rotate", "list"))
     args = parser.parse_args(argv)
     handler = globals()[f"_cmd_{args.command.replace('-', '_')}"]
     handler(args)
+
+
+def _settings(*services: str) -> Settings:
+    """The settings, after saying on stderr which mode and which databases a command acts on."""
+    settings = Settings()
+    print(f"repitbot: {settings.describe(services)}", file=sys.stderr, flush=True)
+    return settings
 
 
 def _cmd_run(args: argparse.Namespace) -> None:
@@ -57,13 +71,14 @@ def _cmd_run(args: argparse.Namespace) -> None:
 
     from repitbot.embedded import create_embedded_app
     os.environ.setdefault("REPITBOT_MODE", "embedded")
-    app = create_embedded_app(Settings(), seed=not args.no_seed, host=args.host, port=args.port)
+    app = create_embedded_app(_settings(*SERVICE_NAMES), seed=not args.no_seed, host=args.host, port=args.port)
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False, **UVICORN_PROXY_OPTIONS)
 
 
 def _cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
     os.environ.setdefault("REPITBOT_MODE", "mesh")
+    _settings(*([] if args.process == "gateway" else [args.process]))
     port = args.port or (GATEWAY_PORT if args.process == "gateway" else SERVICE_PORTS[args.process])
     target = ("api_gateway.app:create_app" if args.process == "gateway"
               else f"services.{args.process}.app:create_app")
@@ -71,14 +86,17 @@ def _cmd_serve(args: argparse.Namespace) -> None:
                 log_config=None, access_log=False, **UVICORN_PROXY_OPTIONS)
 
 
-def _cmd_mesh(_: argparse.Namespace) -> None:
-    serve = f"{sys.executable} -m repitbot.cli serve"
-    lines = [f"{name}: {serve} {name}" for name in (*SERVICE_NAMES, "gateway")]
-    with tempfile.NamedTemporaryFile("w", suffix=".Procfile", delete=False) as procfile:
-        procfile.write("\n".join(lines) + "\n")
+def _cmd_mesh(args: argparse.Namespace) -> None:
+    from repitbot import supervisor
     os.environ.setdefault("REPITBOT_MODE", "mesh")
-    os.execv(sys.executable, [sys.executable, "-m", "honcho", "start", "-f", procfile.name,
-                              "-d", str(Path.cwd())])
+    settings = _settings(*(p for p in args.processes or SERVICE_NAMES if p != "gateway"))
+    if settings.mode != "mesh":
+        raise SystemExit("repitbot mesh runs mesh mode: REPITBOT_MODE must be mesh (or unset)")
+    programs = supervisor.programs(settings, args.processes, gateway_port=args.gateway_port)
+    config = supervisor.write_config(settings, programs, host=args.host)
+    print(f"repitbot: supervising {', '.join(p.name for p in programs)}; "
+          f"supervisorctl -c {config} status", file=sys.stderr, flush=True)
+    supervisor.exec_supervisord(config)
 
 
 def _cmd_migrate(args: argparse.Namespace) -> None:
@@ -86,7 +104,7 @@ def _cmd_migrate(args: argparse.Namespace) -> None:
     from shared.db import make_engine
     from shared.migrations import alembic_config, ensure_database, upgrade
 
-    settings = Settings()
+    settings = _settings(*args.services)
 
     async def go() -> None:
         for name in args.services:
@@ -120,14 +138,14 @@ def _cmd_makemigrations(args: argparse.Namespace) -> None:
 def _cmd_create_admin(args: argparse.Namespace) -> None:
     from repitbot.admin import create_admin
     password = args.password or os.environ.get("REPITBOT_ADMIN_PASSWORD") or getpass.getpass("Password: ")
-    user_id = asyncio.run(create_admin(Settings(), email=args.email, password=password,
+    user_id = asyncio.run(create_admin(_settings("user"), email=args.email, password=password,
                                        full_name=args.full_name))
     print(f"admin {args.email} ready: {user_id}")
 
 
 def _cmd_seed_demo(_: argparse.Namespace) -> None:
     from repitbot.admin import seed_demo_data
-    for line in asyncio.run(seed_demo_data(Settings())):
+    for line in asyncio.run(seed_demo_data(_settings("user"))):
         print(line)
 
 
@@ -135,6 +153,7 @@ def _cmd_replay_student(args: argparse.Namespace) -> None:
     from services.student.commands import replay_command
     if args.all == bool(args.student_id):
         raise SystemExit("name one student id, or --all")
+    _settings("student")
     lines, consistent = asyncio.run(replay_command(args.student_id, dry_run=args.dry_run))
     for line in lines:
         print(line)
@@ -143,25 +162,24 @@ def _cmd_replay_student(args: argparse.Namespace) -> None:
 
 
 def _cmd_dlq(args: argparse.Namespace) -> None:
-    from shared.rabbit import RabbitBus
-    settings = Settings()
+    from repitbot.dlq import list_command, replay_command
+    settings = _settings()
+    queue = args.queue or f"{args.service}.events"
+    if args.action == "replay":
+        asyncio.run(replay_command(settings, queue, wait=args.wait))
+    else:
+        asyncio.run(list_command(settings, queue, as_json_lines=args.json))
 
-    async def go() -> None:
-        bus = RabbitBus(settings.amqp_url())
-        try:
-            queue = args.queue or f"{args.service}.events"
-            if args.action == "replay":
-                print(f"replayed {await bus.replay_dead_letters(queue)} message(s) to {queue}")
-                return
-            letters = await bus.dead_letters(queue)
-            for letter in letters:
-                event = letter.event()
-                ident = f"{event.type} {event.id}" if event else letter.routing_key
-                print(f"{ident}  attempts={letter.attempts}  reason={letter.reason}")
-            print(f"{len(letters)} parked message(s) in {queue}.dlq")
-        finally:
-            await bus.close()
-    asyncio.run(go())
+
+def _cmd_keys(args: argparse.Namespace) -> None:
+    from repitbot import keys
+    if args.action == "generate":
+        keys.generate_command()
+        return
+    from services.user.settings import UserSettings
+    _settings("user")
+    settings = UserSettings()
+    asyncio.run(keys.rotate_command(settings) if args.action == "rotate" else keys.list_command(settings))
 
 
 if __name__ == "__main__":

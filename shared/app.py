@@ -144,7 +144,8 @@ async def _open(spec: ServiceSpec[Any], settings: Settings, rt: Runtime
     ctx = ServiceContext(
         name=spec.name, settings=settings, runtime=rt, session_factory=sessions,
         uow_factory=lambda: UnitOfWork(sessions, producer=spec.name, on_commit=relay.notify, background=background),
-        storage=LocalStorage(settings.files_dir() / spec.name), revocations=RedisRevocationList(rt.redis),
+        storage=LocalStorage(settings.files_dir() / spec.name), revocations=RedisRevocationList(
+            rt.redis, grace_seconds=settings.revocation_grace_seconds),
         background=background)
     return engine, relay, ctx
 

@@ -30,6 +30,9 @@ POLL_SECONDS = 0.25
 REVOCATIONS_MIRRORED = Gauge("repitbot_revocations_mirrored",
                              "1 while this process answers token revocation checks from its live copy",
                              ["channel"])
+REVOCATIONS_DEGRADED = Gauge("repitbot_revocations_degraded",
+                              "1 while the mirror is lost: revocation checks fall back to the last copy "
+                              "when Redis cannot be asked", ["channel"])
 log = logging.getLogger(__name__)
 
 
@@ -72,10 +75,15 @@ class JWKSClient:
         fresh = time.monotonic() - self._fetched_at < self._ttl
         if kid in self._keys and fresh:
             return self._keys[kid]
+        # A kid seen for the first time may be a key published a moment ago (a rotation): wait
+        # out the minimum interval rather than refuse a valid token. Waiters share one fetch.
+        seen = self._fetched_at
+        wait = seen + self._min_interval - time.monotonic()
+        if fresh and wait > 0:
+            await asyncio.sleep(wait)
         async with self._lock:
-            if kid not in self._keys or not fresh:
-                if time.monotonic() - self._fetched_at >= self._min_interval or not fresh:
-                    await self._fetch()
+            if self._fetched_at == seen:
+                await self._fetch()
         return self._keys.get(kid)
 
     async def _fetch(self) -> None:
@@ -160,12 +168,19 @@ class RedisRevocationList:
     `revoke_user` revokes every token of one user issued until then (deactivation, deletion):
     one key per user, published on `USER_REVOCATIONS_CHANNEL`, mirrored the same way."""
 
-    def __init__(self, redis: Any, prefix: str = "revoked:jti:", user_prefix: str = "revoked:user:") -> None:
+    def __init__(self, redis: Any, prefix: str = "revoked:jti:", user_prefix: str = "revoked:user:", *,
+                 grace_seconds: float = 0.0) -> None:
         self._redis = redis
         self._prefix = prefix
         self._user_prefix = user_prefix
         self._copy: dict[str, float] | None = None      # jti -> when its token expires
         self._users: dict[str, tuple[float, float]] = {}  # user id -> (revoked at, kept until), with the copy
+        # Degraded mode: when Redis cannot be asked, the copy as it was when the mirror was lost
+        # answers for `grace_seconds` (nobody can revoke a token while Redis is away anyway).
+        self._grace = grace_seconds
+        self._last_copy: dict[str, float] = {}
+        self._last_users: dict[str, tuple[float, float]] = {}
+        self._lost_at: float | None = None
 
     @property
     def mirrored(self) -> bool:
@@ -185,7 +200,21 @@ class RedisRevocationList:
         copy = self._copy
         if copy is not None:
             return jti in copy
-        return bool(await self._redis.exists(self._prefix + jti))
+        try:
+            return bool(await self._redis.exists(self._prefix + jti))
+        except Exception:
+            if not self._within_grace():
+                raise
+            return jti in self._last_copy
+
+    def _within_grace(self) -> bool:
+        return self._lost_at is not None and time.monotonic() - self._lost_at <= self._grace
+
+    def _lose_copy(self) -> None:
+        if self._copy is not None:
+            self._last_copy, self._last_users, self._lost_at = self._copy, self._users, time.monotonic()
+            REVOCATIONS_DEGRADED.labels(REVOCATIONS_CHANNEL).set(1)
+        self._copy = None
 
     async def revoke_user(self, user_id: str, *, revoked_at: float, kept_until: float) -> None:
         """Revoke every token of the user issued up to `revoked_at` (deactivation, deletion);
@@ -202,7 +231,13 @@ class RedisRevocationList:
         if self._copy is not None:
             revoked = self._users.get(user_id)
             return revoked is not None and issued_at <= revoked[0]
-        value = await self._redis.get(self._user_prefix + user_id)
+        try:
+            value = await self._redis.get(self._user_prefix + user_id)
+        except Exception:
+            if not self._within_grace():
+                raise
+            revoked = self._last_users.get(user_id)
+            return revoked is not None and issued_at <= revoked[0]
         return value is not None and issued_at <= float(value)
 
     async def mirror(self, *, retry_seconds: float = 1.0) -> None:
@@ -219,7 +254,8 @@ class RedisRevocationList:
                         raise ConnectionError("no confirmation of the subscription")
                 copy = await self._read_all()       # revocations from now on are published to us
                 self._users = await self._read_users()
-                self._copy = copy
+                self._copy, self._lost_at = copy, None
+                REVOCATIONS_DEGRADED.labels(REVOCATIONS_CHANNEL).set(0)
                 live.set(1)
                 log.info("revocation list mirrored: %d revoked tokens", len(copy))
                 pruned_at = time.time()
@@ -239,7 +275,7 @@ class RedisRevocationList:
                 _raise_if_cancelled()
                 log.warning("revocation list mirror lost; asking Redis per request", exc_info=True)
             finally:
-                self._copy = None
+                self._lose_copy()
                 live.set(0)
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()

@@ -34,6 +34,7 @@ class DeadLetter:
     reason: str
     routing_key: str
     attempts: int
+    headers: dict[str, Any] = field(default_factory=dict)   # the message's own (RabbitMQ)
 
     def event(self) -> Event | None:
         try:

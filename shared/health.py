@@ -1,4 +1,11 @@
-"""Liveness and readiness endpoints."""
+"""Liveness and readiness endpoints.
+
+Readiness reports each dependency of the process. Only the database is required: without it
+a service can answer nothing (503, taken out of rotation). The broker and Redis are
+dependencies a process keeps working without for a while (the outbox holds events until the
+broker is back; tokens are checked against the last revocation copy, rate limits are counted
+per process), so their loss makes the process `degraded`, still ready (200), and says so.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -9,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 Check = Callable[[], Awaitable[bool]]
+REQUIRED = frozenset({"database"})
 
 router = APIRouter(tags=["health"])
 
@@ -20,11 +28,23 @@ async def live() -> dict[str, str]:
 
 @router.get("/health/ready")
 async def ready(request: Request) -> JSONResponse:
-    checks: dict[str, Check] = getattr(request.app.state, "ready_checks", {})
+    body = await run_checks(getattr(request.app.state, "ready_checks", {}))
+    status = overall(body)
+    return JSONResponse({"status": status, "checks": body}, status_code=503 if status == "down" else 200)
+
+
+async def run_checks(checks: dict[str, Check]) -> dict[str, dict[str, object]]:
+    """Every check at once, each with its outcome and latency (a check never raises here)."""
     results = await asyncio.gather(*(_timed(check) for check in checks.values()))
-    body = {name: result for name, result in zip(checks, results)}
-    ok = all(r["status"] == "ok" for r in results)
-    return JSONResponse({"status": "ok" if ok else "down", "checks": body}, status_code=200 if ok else 503)
+    return dict(zip(checks, results))
+
+
+def overall(checks: dict[str, dict[str, object]]) -> str:
+    """`down` when a required dependency is down, `degraded` when another one is, else `ok`."""
+    failed = {name for name, result in checks.items() if result["status"] != "ok"}
+    if failed & REQUIRED:
+        return "down"
+    return "degraded" if failed else "ok"
 
 
 async def _timed(check: Check) -> dict[str, object]:

@@ -1,8 +1,13 @@
 """Prometheus metrics shared by every process, and the /metrics route."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import hmac
+
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+
+from shared.auth import BEARER_CHALLENGE, bearer_token
+from shared.errors import Unauthorized
 
 HTTP_REQUESTS = Counter(
     "repitbot_http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"])
@@ -33,5 +38,11 @@ router = APIRouter()
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics() -> Response:
+def metrics(request: Request) -> Response:
+    """Prometheus text; with METRICS_TOKEN set, only for `Authorization: Bearer <METRICS_TOKEN>`."""
+    token = getattr(request.app.state.settings, "metrics_token", None)
+    if token is not None and token.get_secret_value():
+        given = bearer_token(request) or ""
+        if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+            raise Unauthorized("Metrics need the scrape token", headers=BEARER_CHALLENGE)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 # long before it. It is a constant so that instances with other settings declare the same queue.
 BROKER_DELIVERY_LIMIT = 20
 ORIGINAL_KEY = "x-original-routing-key"    # kept on a parked message, and through its replays
+# Replayed messages go through a headers exchange that routes on REPLAY_QUEUE_HEADER (headers
+# named x-... are not matched by RabbitMQ), so that they keep their routing key.
+REPLAY_EXCHANGE = "repitbot.replay"
+REPLAY_QUEUE_HEADER = "replay-queue"
+REPLAY_RUN_HEADER = "replay-run"
 
 
 def queue_arguments(queue: str) -> dict:
@@ -61,7 +66,9 @@ class RabbitBus:
         return exchange, dlx
 
     async def ping(self) -> bool:
-        return bool(self._connection and not self._connection.is_closed)
+        """Connected now (a robust connection that is reconnecting is not closed, but not connected)."""
+        connection = self._connection
+        return bool(connection and not connection.is_closed and connection.connected.is_set())
 
     async def close(self) -> None:
         if self._connection:
@@ -141,26 +148,60 @@ class RabbitBus:
             # closing the channel returns every fetched message to the queue, in order
         return letters
 
-    async def replay_dead_letters(self, queue: str) -> int:
-        """Move parked messages back to their queue for another round of attempts."""
+    async def replay_dead_letters(self, queue: str, *, run: str | None = None) -> int:
+        """Move the messages parked when this starts back to `queue`, each exactly once.
+
+        A replayed message keeps its routing key and its own headers: it goes through the
+        `REPLAY_EXCHANGE` headers exchange, where `queue` alone is bound for it (so no other
+        service gets it again). Messages parked while this runs (a replayed one that fails
+        again included) stay parked: only the count found at the start is taken, from the head.
+        `run` tags the replayed messages (`REPLAY_RUN_HEADER`), so that those parked again can be
+        counted with `parked_again`."""
         await self.start()
         assert self._connection is not None
         count = 0
         async with self._connection.channel(publisher_confirms=True) as channel:
             if (parked := await _parking_of(channel, queue)) is None:
                 return count
-            while (message := await parked.get(no_ack=False, fail=False)) is not None:
-                headers = {k: v for k, v in (message.headers or {}).items()
-                           if not k.startswith("x-") or k == ORIGINAL_KEY}
-                await channel.default_exchange.publish(
-                    aio_pika.Message(message.body, headers=headers, message_id=message.message_id,
-                                     correlation_id=message.correlation_id, type=message.type,
-                                     content_type=message.content_type,
-                                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                    routing_key=queue)
+            parked = await channel.declare_queue(f"{queue}.dlq", passive=True)
+            waiting = parked.declaration_result.message_count or 0
+            replay = await channel.declare_exchange(REPLAY_EXCHANGE, aio_pika.ExchangeType.HEADERS, durable=True)
+            target = await channel.declare_queue(queue, passive=True)
+            await target.bind(replay, arguments={"x-match": "all", REPLAY_QUEUE_HEADER: queue})
+            for _ in range(waiting):
+                message = await parked.get(no_ack=False, fail=False)
+                if message is None:
+                    break
+                letter = _dead_letter(message)
+                await replay.publish(_replayed(message, queue, run), routing_key=letter.routing_key)
                 await message.ack()
                 count += 1
         return count
+
+    async def parked_again(self, queue: str, run: str) -> int:
+        """How many messages of replay `run` are parked in `queue`'s DLQ now."""
+        return sum(1 for letter in await self.dead_letters(queue) if letter.headers.get(REPLAY_RUN_HEADER) == run)
+
+    async def queue_depth(self, queue: str) -> int:
+        """Messages ready in `queue` (not those a consumer holds)."""
+        await self.start()
+        assert self._connection is not None
+        async with self._connection.channel() as channel:
+            declared = await channel.declare_queue(queue, passive=True)
+            return declared.declaration_result.message_count or 0
+
+
+def _replayed(message: AbstractIncomingMessage, queue: str, run: str | None) -> aio_pika.Message:
+    """The parked message as it was first published, addressed to `queue` alone."""
+    headers = {k: v for k, v in (message.headers or {}).items()
+               if not k.startswith("x-") and k not in (REPLAY_QUEUE_HEADER, REPLAY_RUN_HEADER)}
+    headers[REPLAY_QUEUE_HEADER] = queue
+    if run:
+        headers[REPLAY_RUN_HEADER] = run
+    return aio_pika.Message(message.body, headers=headers, message_id=message.message_id,
+                            correlation_id=message.correlation_id, type=message.type,
+                            content_type=message.content_type, timestamp=message.timestamp,
+                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
 
 
 async def _parking_of(channel: AbstractRobustChannel, queue: str) -> AbstractQueue | None:
@@ -202,4 +243,4 @@ def _dead_letter(message: AbstractIncomingMessage) -> DeadLetter:
         reason = f"broker: {headers['x-death'][0].get('reason')}"
     return DeadLetter(body=message.body, reason=str(reason or "unknown"),
                       routing_key=str(headers.get(ORIGINAL_KEY) or message.type or ""),
-                      attempts=int(headers.get("x-park-attempts") or 0))
+                      attempts=int(headers.get("x-park-attempts") or 0), headers=dict(headers))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,25 +71,38 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)
     max_json_body_bytes: int = 1_048_576
 
+    revocation_grace_seconds: float = Field(300.0, ge=0)  # answer from the last revocation copy this long while Redis is away
+    metrics_token: SecretStr | None = None   # when set, /metrics asks for `Authorization: Bearer <token>`
+
     @model_validator(mode="after")
     def _refuse_missing_secrets_in_production(self) -> "Settings":
         if self.environment != "production":
             return self
-        missing = [name for name in self.required_production_secrets() if not self._has(name)]
+        missing = [name.upper() for name in self.required_production_secrets() if not self._has(name)]
+        if self.mode != "mesh":  # SQLite files, in-process queues and counters: nothing shared
+            missing.insert(0, "REPITBOT_MODE=mesh")
         if missing:
-            raise MissingSecret(
-                "ENVIRONMENT=production needs these variables set: " + ", ".join(n.upper() for n in missing)
-            )
+            raise MissingSecret("ENVIRONMENT=production needs these variables set: " + ", ".join(missing))
         return self
 
     def required_production_secrets(self) -> list[str]:
-        needed: list[str] = []
-        if self.mode == "mesh":
-            if not self.database_url:
-                needed.append("postgres_password")
-            if not self.rabbitmq_url:
-                needed.append("rabbitmq_password")
+        """What production needs set: each shared dependency (PostgreSQL, RabbitMQ, Redis), and the
+        token that keeps the metrics from anyone who can reach a port."""
+        needed: list[str] = ["metrics_token"]
+        if not self.database_url:
+            needed.append("postgres_password")
+        if not self.rabbitmq_url:
+            needed.append("rabbitmq_password")
+        needed.append("redis_url")
         return needed
+
+    def describe(self, services: tuple[str, ...] | list[str] = ()) -> str:
+        """One line for an operator: the mode, and where the named services' data lives."""
+        places = ", ".join(f"{name}={_without_password(self.database_url_for(name))}" for name in services)
+        redis = _without_password(self.redis_url) if self.mode == "mesh" and self.redis_url else "in-process"
+        broker = _without_password(self.amqp_url()) if self.mode == "mesh" else "in-process"
+        return (f"environment={self.environment} mode={self.mode} broker={broker} redis={redis}"
+                + (f" databases: {places}" if places else ""))
 
     def _has(self, name: str) -> bool:
         value = getattr(self, name)
@@ -125,3 +138,12 @@ class Settings(BaseSettings):
 
     def jwks_location(self) -> str:
         return self.jwks_url or self.urls_of("user")[0] + "/.well-known/jwks.json"
+
+
+def _without_password(url: str) -> str:
+    """`url` with its password masked, for printing."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

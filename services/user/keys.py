@@ -58,6 +58,8 @@ class KeyMaterial:
 
     @classmethod
     def from_private_pem(cls, pem: str, *, expected_algorithm: str | None = None) -> "KeyMaterial":
+        # the one-line form (`\n` between the lines), when it reached us without a .env parser
+        pem = pem.replace("\\n", "\n")
         try:
             private = serialization.load_pem_private_key(pem.encode(), password=None)
         except (ValueError, TypeError) as exc:
@@ -77,17 +79,19 @@ class KeyMaterial:
                    if row.private_pem else None)
         return cls(row.kid, row.algorithm, public, private)  # type: ignore[arg-type]
 
+    def private_pem(self) -> str:
+        if self.private_key is None:
+            raise KeyConfigurationError("this key has no private half")
+        return self.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption()).decode()
+
     def public_jwk(self) -> dict[str, Any]:
         return {**_jwk(self.public_key, self.algorithm), "kid": self.kid, "alg": self.algorithm, "use": "sig"}
 
     def to_row(self, *, keep_private: bool) -> SigningKey:
         public_pem = self.public_key.public_bytes(serialization.Encoding.PEM,
                                                   serialization.PublicFormat.SubjectPublicKeyInfo)
-        private_pem = None
-        if keep_private and self.private_key is not None:
-            private_pem = self.private_key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption()).decode()
+        private_pem = self.private_pem() if keep_private and self.private_key is not None else None
         return SigningKey(kid=self.kid, algorithm=self.algorithm, public_pem=public_pem.decode(),
                           private_pem=private_pem, created_at=utcnow())
 
@@ -173,6 +177,22 @@ async def rotate_key(session: AsyncSession, *, algorithm: str, retire_at: dateti
     return new.kid
 
 
+async def publish_key(session: AsyncSession, material: KeyMaterial) -> None:
+    """Publish a key's public half ahead of its use (it will come from JWT_PRIVATE_KEY)."""
+    await lock_keys(session)
+    if await session.get(SigningKey, material.kid) is None:
+        session.add(material.to_row(keep_private=False))
+
+
+async def stored_keys(session: AsyncSession) -> list[SigningKey]:
+    return list((await session.scalars(select(SigningKey).order_by(SigningKey.created_at.desc()))).all())
+
+
+def one_line_env(pem: str) -> str:
+    """`JWT_PRIVATE_KEY="..."` with the PEM's line breaks as `\n`, as `.env` takes it."""
+    return 'JWT_PRIVATE_KEY="' + pem.strip().replace("\n", "\\n") + '\\n"'
+
+
 @dataclass(frozen=True)
 class _Published:
     jwk: dict[str, Any]
@@ -226,8 +246,10 @@ class Keyring:
         return self._signer
 
     async def jwks(self) -> dict[str, Any]:
-        if self._stale():
-            await self._refresh()
+        """Read from the database on every call: a key published by a rotation anywhere is in the
+        JWKS at once (verifiers ask only on an unknown kid and every few minutes)."""
+        async with self._lock:
+            await self._load()
         now = utcnow()
         return {"keys": [entry.jwk for entry in self._published.values() if entry.live(now)]}
 

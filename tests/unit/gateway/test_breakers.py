@@ -40,6 +40,18 @@ async def test_a_service_shedding_load_with_retry_after_does_not_open_the_breake
     assert await requests_seen(service) == 4
 
 
+async def test_a_dependency_failure_answered_503_does_not_open_the_breaker():
+    service = echo_service()
+    async with gateway({"analytics": service}, KEYS, circuit_breaker_failure_threshold=2) as client:
+        answers = [await client.get("/api/v1/analytics/x?status=503", headers=ADMIN) for _ in range(4)]
+        after = await client.get("/api/v1/analytics/x", headers=ADMIN)
+        state = (await client.get("/gateway/services", headers=ADMIN)).json()["analytics"]["breaker"]
+    assert [r.status_code for r in answers] == [503] * 4             # the service's own answer passes
+    assert after.status_code == 200
+    assert state["state"] == "closed" and state["failure_count"] == 0
+    assert await requests_seen(service) == 5
+
+
 async def test_a_success_resets_the_count_of_consecutive_failures():
     async with gateway({"analytics": echo_service()}, KEYS, circuit_breaker_failure_threshold=3) as client:
         for status in (500, 500, 200, 500, 500):

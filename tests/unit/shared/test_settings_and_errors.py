@@ -18,15 +18,39 @@ def test_production_refuses_to_start_without_secrets():
     with pytest.raises(MissingSecret) as info:
         Settings(environment="production", mode="mesh")
     message = str(info.value)
-    assert "POSTGRES_PASSWORD" in message and "RABBITMQ_PASSWORD" in message
+    for name in ("POSTGRES_PASSWORD", "RABBITMQ_PASSWORD", "REDIS_URL", "METRICS_TOKEN"):
+        assert name in message
+
+
+def test_production_refuses_the_embedded_mode_and_a_missing_redis():
+    # a production process without REDIS_URL would count rate limits and revocations alone
+    with pytest.raises(MissingSecret, match="REDIS_URL"):
+        Settings(environment="production", mode="mesh", postgres_password="pw", rabbitmq_password="pw",
+                 metrics_token="t")
+    # `repitbot migrate` without the mesh settings would migrate SQLite files under var/
+    with pytest.raises(MissingSecret, match="REPITBOT_MODE=mesh"):
+        Settings(environment="production", postgres_password="pw", rabbitmq_password="pw",
+                 redis_url="redis://r:6379/0", metrics_token="t")
 
 
 def test_only_the_user_service_needs_the_signing_key_in_production():
     from services.user.settings import UserSettings
-    common = Settings(environment="production", mode="mesh", postgres_password="pw", rabbitmq_password="pw")
+    ready = {"postgres_password": "pw", "rabbitmq_password": "pw", "redis_url": "redis://r:6379/0",
+             "metrics_token": "t"}
+    common = Settings(environment="production", mode="mesh", **ready)
     assert common.environment == "production"
     with pytest.raises(MissingSecret, match="JWT_PRIVATE_KEY"):
-        UserSettings(environment="production", mode="mesh", postgres_password="pw", rabbitmq_password="pw")
+        UserSettings(environment="production", mode="mesh", **ready)
+
+
+def test_describe_names_the_mode_and_the_databases_without_passwords(tmp_path):
+    mesh = Settings(mode="mesh", postgres_user="app", postgres_password="s3cret", redis_url="redis://:pw@r:6379/0")
+    line = mesh.describe(["user", "lesson"])
+    assert "mode=mesh" in line and "s3cret" not in line and ":pw@" not in line
+    assert "user=postgresql+asyncpg://app:***@127.0.0.1:5432/repitbot_user" in line
+    assert "lesson=postgresql+asyncpg://app:***@127.0.0.1:5432/repitbot_lesson" in line
+    embedded = Settings(var_dir=tmp_path).describe(["user"])
+    assert "mode=embedded" in embedded and f"user=sqlite+aiosqlite:///{tmp_path}/user.db" in embedded
 
 
 def test_env_example_names_every_setting_of_every_process():
