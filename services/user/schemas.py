@@ -41,6 +41,13 @@ class UserRegister(BaseModel):
     def _one_spelling(cls, email: str) -> str:
         return domain.check_email(email)
 
+    @field_validator("role", mode="before")
+    @classmethod
+    def _registrable(cls, role: object) -> object:
+        if role == "admin":  # a clearer reason than the enum's own
+            raise ValueError("admins cannot register; an operator creates them with a command")
+        return role
+
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:

@@ -74,7 +74,7 @@ async def test_registering_a_taken_email_costs_one_hash_like_a_new_one_and_says_
 
 
 async def test_an_unknown_email_and_a_known_one_are_throttled_after_the_same_failures(platform):
-    async with platform(AUTH_RATE_LIMIT_PER_MINUTE="100", LOGIN_MAX_FAILURES_PER_ACCOUNT="3") as client:
+    async with platform(AUTH_RATE_LIMIT_PER_MINUTE="100", LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS="3") as client:
         email = (await _register(client)).json()["email"]
         unknown = f"nobody-{uuid.uuid4().hex[:8]}@example.org"
         answers = {address: [(await _login(client, address, "a wrong password")).status_code for _ in range(4)]

@@ -25,7 +25,8 @@ async def admin_account(embedded: httpx.AsyncClient) -> Account:
     from services.user.seed import create_admin
     app = embedded.app  # type: ignore[attr-defined]
     email = f"admin-{uuid.uuid4().hex[:8]}@example.org"
-    user_id = await create_admin(app.state.service_apps["user"].state.uow_factory, email=email,
+    user_app = app.state.service_apps["user"]
+    user_id = await create_admin(user_app.state.uow_factory, user_app.state.deps.passwords, email=email,
                                  password=PASSWORD, full_name="Admin")
     tokens = (await embedded.post("/auth/login", json={"email": email, "password": PASSWORD})).json()
     return Account(str(user_id), email, "admin", {"Authorization": f"Bearer {tokens['access_token']}"},

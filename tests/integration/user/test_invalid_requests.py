@@ -65,8 +65,9 @@ async def test_a_ten_megabyte_body_is_413(service):
 async def test_a_weak_password_is_422_saying_why(service, password):
     answer = await _nothing_written(service, lambda: service.register(password=password))
     assert answer["status_code"] == 422
-    assert answer["detail"].startswith("The password is too weak")
-    assert answer["errors"][0]["loc"] == ["body", "password"]
+    assert [error["loc"] for error in answer["errors"]] == [["body", "password"]]
+    if password == "password123":   # what the schema cannot say is checked by the code, which says why
+        assert answer["detail"].startswith("The password is too weak")
 
 
 async def test_a_password_equal_to_the_email_is_422(service):
