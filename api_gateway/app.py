@@ -15,6 +15,7 @@ from api_gateway.settings import GatewaySettings
 from shared import health, metrics
 from shared.errors import install_problem_handlers
 from shared.http import RequestContextMiddleware
+from shared import tracing
 from shared.logs import configure_logging
 from shared.runtime import Runtime
 
@@ -22,7 +23,8 @@ from shared.runtime import Runtime
 def create_app(settings: GatewaySettings | None = None, runtime: Runtime | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     if runtime is None:
-        configure_logging(settings.log_level, json_output=settings.log_json)
+        configure_logging(settings.log_level, json_output=settings.log_json, process="gateway")
+        tracing.configure(single_service="gateway")
     gateway = Gateway(settings, runtime)
     limiter = ratelimit.make_limiter(settings)
 
@@ -36,6 +38,8 @@ def create_app(settings: GatewaySettings | None = None, runtime: Runtime | None 
             yield
         finally:
             await gateway.stop()
+            if runtime is None:
+                tracing.shutdown()
 
     app = FastAPI(title="RepitBot API gateway", version="1.0.0", lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None)
@@ -63,4 +67,5 @@ def create_app(settings: GatewaySettings | None = None, runtime: Runtime | None 
     app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(metrics.router)          # /metrics, as on every process
+    tracing.instrument_app(app, "gateway")
     return app

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,6 +21,8 @@ from typing import Any, Protocol
 import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
+
+from shared import tracing
 
 Headers = list[tuple[bytes, bytes]]
 Body = bytes | AsyncIterator[bytes]
@@ -86,7 +89,7 @@ class HttpTransport:
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=self._timeouts, auto_decompress=False,
                 skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent", "Content-Type"),
-                cookie_jar=aiohttp.DummyCookieJar())
+                cookie_jar=aiohttp.DummyCookieJar(), trace_configs=tracing.aiohttp_trace_configs("gateway"))
         return self._session
 
     async def send(self, method: str, base_url: str, target: str, headers: Headers,
@@ -146,7 +149,9 @@ class AsgiTransport:
                  "query_string": query.encode(), "root_path": "", "headers": headers,
                  "server": (base_url.removeprefix("http://"), 80), "client": ("127.0.0.1", 0)}
         exchange = _Exchange(body)
-        task = asyncio.create_task(exchange.run(self._app, scope))
+        isolated = contextvars.copy_context()
+        isolated.run(tracing.leave_trace)
+        task = asyncio.create_task(exchange.run(self._app, scope), context=isolated)
         try:
             status, response_headers = await asyncio.wait_for(asyncio.shield(exchange.started),
                                                               self._read_timeout)

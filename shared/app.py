@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from shared import health, metrics
+from shared import health, metrics, tracing
 from shared.auth import JWKSClient, KeySource, RedisRevocationList, TokenVerifier
 from shared.db import UnitOfWork, make_engine
 from shared.errors import install_problem_handlers
@@ -53,7 +53,8 @@ class ServiceSpec:
 def create_service_app(spec: ServiceSpec, settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     owns_runtime = runtime is None
     if owns_runtime:
-        configure_logging(settings.log_level, json_output=settings.log_json)
+        configure_logging(settings.log_level, json_output=settings.log_json, process=spec.name)
+        tracing.configure(single_service=spec.name)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,6 +65,8 @@ def create_service_app(spec: ServiceSpec, settings: Settings, runtime: Runtime |
             settings.var_dir.mkdir(parents=True, exist_ok=True)
         await ensure_database(url)
         engine = make_engine(url, pool_size=settings.database_pool_size)
+        tracing.instrument_engine(engine, spec.name)
+        tracing.instrument_redis(spec.name)
         await upgrade(engine, alembic_config(spec.name, spec.versions_dir, spec.metadata))
         session_factory = async_sessionmaker(engine, expire_on_commit=False)
         relay = OutboxRelay(session_factory, rt.bus, service=spec.name)
@@ -102,6 +105,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings, runtime: Runtime |
             await asyncio.gather(*tasks, return_exceptions=True)
             if owns_runtime:
                 await rt.close()
+                tracing.shutdown()
             await engine.dispose()
 
     app = FastAPI(title=f"RepitBot {spec.name} service", version="1.0.0", lifespan=lifespan)
@@ -113,6 +117,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings, runtime: Runtime |
     app.include_router(metrics.router)
     for router in spec.routers:
         app.include_router(router)
+    tracing.instrument_app(app, spec.name)
     return app
 
 

@@ -1,4 +1,4 @@
-"""Per-request and per-event context: correlation and causation IDs."""
+"""Per-request and per-event context: correlation and causation IDs, and the service at work."""
 from __future__ import annotations
 
 import uuid
@@ -6,6 +6,9 @@ from contextvars import ContextVar
 
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 causation_id: ContextVar[uuid.UUID | None] = ContextVar("causation_id", default=None)
+# The service whose code runs: in embedded mode the nine services share a process, and each log
+# line still names its own. None outside a request or event: the process's name is used.
+service: ContextVar[str | None] = ContextVar("service", default=None)
 
 
 def new_correlation_id() -> str:

@@ -17,7 +17,7 @@ from services.student.models import EarnedAchievement, XpEntry
 from services.student.rulebook import RuleBook
 from services.student.ruleset import RuleSet
 from services.student.state import zone
-from shared import context
+from shared.inbox import enter
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.errors import NotFound, ServiceUnavailable, Unprocessable
@@ -51,8 +51,7 @@ async def record_facts(uow: UnitOfWork, game: Gamification, events: list[Event])
     for student_id in states:
         await catch_up(uow, changes, student_id, states[student_id], ruleset, curve)
     for event, payload, student_id in zip(events, payloads, students):
-        context.correlation_id.set(event.correlation_id or context.new_correlation_id())
-        context.causation_id.set(event.id)
+        enter(event)
         fact = fact_of(event, zones.get(student_id, []))
         outcome = apply_fact(states[student_id], fact, ruleset, curve)
         changes.add_fact(student_id, fact)
