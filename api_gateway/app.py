@@ -24,7 +24,7 @@ def create_app(settings: GatewaySettings | None = None, runtime: Runtime | None 
     settings = settings or GatewaySettings()
     if runtime is None:
         configure_logging(settings.log_level, json_output=settings.log_json, process="gateway")
-        tracing.configure(single_service="gateway")
+        tracing.configure(settings, single_service="gateway")
     gateway = Gateway(settings, runtime)
     limiter = ratelimit.make_limiter(settings)
 

@@ -22,7 +22,7 @@ def create_embedded_app(settings: Settings, *, seed: bool = True, host: str = "1
     from api_gateway.app import create_app as create_gateway
 
     configure_logging(settings.log_level, json_output=settings.log_json)
-    tracing.configure()
+    tracing.configure(settings)
     runtime = make_runtime(settings)
     services = {}
     for name in SERVICE_NAMES:

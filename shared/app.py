@@ -54,7 +54,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings, runtime: Runtime |
     owns_runtime = runtime is None
     if owns_runtime:
         configure_logging(settings.log_level, json_output=settings.log_json, process=spec.name)
-        tracing.configure(single_service=spec.name)
+        tracing.configure(settings, single_service=spec.name)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,6 +1,7 @@
 """OpenTelemetry traces: off unless `OTEL_TRACES_EXPORTER` is `otlp` or `console`.
 
-The standard variables configure it (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME`, ...).
+OpenTelemetry's variables configure it (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME`, read
+with the other settings; the SDK reads its own tuning, such as `OTEL_BSP_*`, from the environment).
 Each service has a tracer provider of its own, so that in embedded mode, where the nine services
 share one process, each still shows under its own name; in mesh mode `OTEL_SERVICE_NAME` names
 the one service of a process. The official instrumentation sees HTTP (FastAPI, the gateway's
@@ -15,7 +16,6 @@ Off, nothing is instrumented and every function here returns at its first line.
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
@@ -35,25 +35,25 @@ enabled = False
 _providers: dict[str, TracerProvider] = {}
 _processors: list[SpanProcessor] = []
 _single_service: str | None = None
+_service_name: str | None = None
 _consuming: ContextVar[Mapping[uuid.UUID, Span]] = ContextVar("consuming", default={})
 
 
-def configure(*, single_service: str | None = None) -> None:
-    """Trace when `OTEL_TRACES_EXPORTER` asks for it; `single_service` is the one service of a
-    mesh-mode process, which `OTEL_SERVICE_NAME` names."""
-    global _single_service
-    _single_service = single_service
-    exporter = os.environ.get("OTEL_TRACES_EXPORTER", "none").strip().lower()
-    if exporter in ("", "none") or _processors:
+def configure(settings: Any, *, single_service: str | None = None) -> None:
+    """Trace when `settings.otel_traces_exporter` asks for it (`OTEL_TRACES_EXPORTER`);
+    `single_service` is the one service of a mesh-mode process, which `OTEL_SERVICE_NAME` names."""
+    global _single_service, _service_name
+    _single_service, _service_name = single_service, settings.otel_service_name
+    exporter = settings.otel_traces_exporter
+    if exporter == "none" or _processors:
         return
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
     if exporter == "otlp":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        add_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    elif exporter == "console":
-        add_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        endpoint = settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+        add_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     else:
-        raise ValueError(f"OTEL_TRACES_EXPORTER={exporter!r}: this platform exports to otlp, console or none")
+        add_processor(BatchSpanProcessor(ConsoleSpanExporter()))
 
 
 def add_processor(processor: SpanProcessor) -> None:
@@ -74,7 +74,7 @@ def shutdown() -> None:
 def tracer_provider(service: str) -> TracerProvider:
     provider = _providers.get(service)
     if provider is None:
-        name = os.environ.get("OTEL_SERVICE_NAME") if service == _single_service else None
+        name = _service_name if service == _single_service else None
         resource = Resource.create({"service.name": name or f"repitbot-{service}",
                                     "service.namespace": "repitbot"})
         provider = _providers[service] = TracerProvider(resource=resource)
