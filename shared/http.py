@@ -8,7 +8,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import context, metrics
-from shared.errors import problem
+from shared.errors import TooLarge, problem
 
 HEADER = b"x-correlation-id"
 QUIET_PATHS = ("/health", "/metrics", "/gateway/metrics")  # probes and scrapes: DEBUG, not INFO
@@ -94,7 +94,6 @@ class RequestContextMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    from shared.errors import TooLarge
                     raise TooLarge(f"JSON bodies are limited to {limit} bytes")
             return message
         return limited

@@ -2,32 +2,37 @@
 from __future__ import annotations
 
 from services.lesson import roster
+from services.lesson.deps import LessonDeps
 from shared.db import UnitOfWork
 from shared.events import Event, ParentLinked, TeacherLinked, UserCreated, UserUpdated
 from shared.inbox import Handlers
 
-handlers = Handlers()
+
+def lesson_handlers(deps: LessonDeps) -> Handlers:
+    """Every handler of the service, by event type."""
+    handlers = Handlers()
+    handlers.on("user.created")(on_user_created)
+    handlers.on("user.updated")(on_user_updated)
+    handlers.on("user.teacher_linked")(on_teacher_linked)
+    handlers.on("user.parent_linked")(on_parent_linked)
+    return handlers
 
 
-@handlers.on("user.created")
 async def on_user_created(uow: UnitOfWork, event: Event) -> None:
-    user = UserCreated.model_validate(event.payload)
+    user = event.payload_as(UserCreated)
     await roster.record_user(uow.session, user.user_id, user.model_dump(), overwrite=False)
 
 
-@handlers.on("user.updated")
 async def on_user_updated(uow: UnitOfWork, event: Event) -> None:
-    update = UserUpdated.model_validate(event.payload)
+    update = event.payload_as(UserUpdated)
     await roster.record_user(uow.session, update.user_id, update.changed, overwrite=True)
 
 
-@handlers.on("user.teacher_linked")
 async def on_teacher_linked(uow: UnitOfWork, event: Event) -> None:
-    link = TeacherLinked.model_validate(event.payload)
+    link = event.payload_as(TeacherLinked)
     await roster.link_teacher(uow.session, link.teacher_id, link.student_id)
 
 
-@handlers.on("user.parent_linked")
 async def on_parent_linked(uow: UnitOfWork, event: Event) -> None:
-    link = ParentLinked.model_validate(event.payload)
+    link = event.payload_as(ParentLinked)
     await roster.link_parent(uow.session, link.parent_id, link.student_id)

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.lesson.domain import zone
 from services.lesson.models import KnownUser, ParentLink, TeacherLink
-from shared.db import insert_for, upsert_fields
 from shared.events import utcnow
+from shared.sql import insert_for, upsert_fields
 
 FIELD_LENGTHS = {"role": 20, "full_name": 200, "timezone": 64}  # what the read model keeps
 

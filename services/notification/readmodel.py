@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.notification.channels import Recipient
 from services.notification.domain import is_valid_timezone, normalise_locale
 from services.notification.models import BalanceMark, Contact, Homework, Link
-from shared.db import insert_for
 from shared.events import UserCreated
+from shared.sql import insert_for
 
 _CONTACT_FIELDS = ("role", "full_name", "email", "locale", "timezone")
 

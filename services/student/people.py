@@ -20,8 +20,8 @@ from services.student.models import (KnownUser, Material, ParentLink, StudentSta
                                      TeacherLink, UserTimezone)
 from services.student.state import zone
 from shared.auth import Principal
-from shared.db import insert_for, one_of, upsert_fields
 from shared.events import utcnow
+from shared.sql import insert_for, one_of, upsert_fields
 
 log = logging.getLogger(__name__)
 
