@@ -4,13 +4,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from shared import metrics
 from shared.auth import require_roles
 from shared.errors import NotFound
+from shared.openapi import complete
 
 router = APIRouter()
 
@@ -38,17 +38,14 @@ async def reset_breaker(service: str, request: Request) -> dict[str, Any]:
 
 
 router.add_api_route("/gateway/metrics", metrics.metrics, methods=["GET"], tags=["gateway"],
-                     summary="Prometheus metrics of the gateway")
+                     summary="Prometheus metrics of the gateway", response_class=Response,
+                     responses={200: {"description": "The Prometheus text format",
+                                      "content": {"text/plain": {"schema": {"type": "string"}}}}})
 
 
 @router.get("/openapi.json", include_in_schema=False)
 async def merged_openapi(request: Request) -> JSONResponse:
     app = request.app
-    own = get_openapi(title="RepitBot API", version=app.version, routes=app.routes,
-                      description="Every service of RepitBot behind one gateway.")
+    own = complete(get_openapi(title="RepitBot API", version=app.version, routes=app.routes,
+                               description="Every service of RepitBot behind one gateway."), app.routes)
     return JSONResponse(await app.state.gateway.openapi.document(own))
-
-
-@router.get("/docs", include_in_schema=False)
-def docs() -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="RepitBot API")

@@ -10,21 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import json
 import logging
 import time
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from api_gateway import routes
 from api_gateway.upstream import Upstream
+from shared.openapi import BEARER_SCHEME, SECURED, declare
 
 log = logging.getLogger(__name__)
 GATEWAY = "gateway"
 GATEWAY_PUBLIC = ("/health", "/openapi.json", "/docs", "/gateway/metrics")
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-BEARER = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-          "description": "An access token from POST /auth/login"}
+# What the gateway itself may answer on a proxied path: its rate limit, and a service that is
+# at capacity or behind an open breaker (503), unreachable (502) or too slow (504).
+PROXY_STATUSES = {429, 502, 503, 504}
+# The API's version and the fingerprint of the document it names; a test fails when the document
+# changes and this file does not (docs/api-clients.md says how to bump it).
+API_VERSION: dict[str, str] = json.loads((Path(__file__).with_name("api_version.json")).read_text())
 
 
 class OpenAPIMerger:
@@ -68,18 +75,18 @@ def merge(gateway_doc: dict[str, Any], service_docs: dict[str, dict[str, Any]], 
           missing: list[str] = ()) -> dict[str, Any]:
     sources = {GATEWAY: gateway_doc, **service_docs}
     renames = _component_names(sources)
-    info = {**gateway_doc.get("info", {}), "title": "RepitBot API"}
+    info = {**gateway_doc.get("info", {}), "title": "RepitBot API", "version": API_VERSION["version"]}
     if missing:
         info["x-unavailable-services"] = list(missing)
     merged: dict[str, Any] = {"openapi": gateway_doc.get("openapi", "3.1.0"), "info": info, "paths": {},
-                              "components": {"securitySchemes": {"bearerAuth": BEARER}},
-                              "security": [{"bearerAuth": []}]}
+                              "components": {"securitySchemes": {"bearerAuth": BEARER_SCHEME}},
+                              "security": SECURED}
     tags: dict[str, dict[str, Any]] = {}
     for source, raw in sources.items():
         doc = _rewrite_refs(copy.deepcopy(raw), {k[1:]: v for k, v in renames.items() if k[0] == source})
         for path, item in doc.get("paths", {}).items():
             if _owner(path) == source:
-                merged["paths"][path] = _with_security(path, item)
+                merged["paths"][path] = _as_proxied(path, item)
         for section, components in doc.get("components", {}).items():
             for name, value in components.items():
                 merged["components"].setdefault(section, {})[renames[(source, section, name)]] = value
@@ -87,6 +94,12 @@ def merge(gateway_doc: dict[str, Any], service_docs: dict[str, dict[str, Any]], 
     if tags:
         merged["tags"] = list(tags.values())
     return merged
+
+
+def fingerprint(document: dict[str, Any]) -> str:
+    """A hash of everything in the document but its `info`: what a generated client depends on."""
+    contract = {key: value for key, value in document.items() if key != "info"}
+    return hashlib.sha256(json.dumps(contract, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _owner(path: str) -> str:
@@ -124,15 +137,18 @@ def _rewrite_refs(node: Any, renames: dict[tuple[str, str], str]) -> Any:
     return node
 
 
-def _with_security(path: str, item: dict[str, Any]) -> dict[str, Any]:
+def _as_proxied(path: str, item: dict[str, Any]) -> dict[str, Any]:
+    """The operations of `path` as a client reaches them through the gateway: a token is needed
+    where the gateway or the service asks for one (401 then), and the gateway's own refusals."""
+    proxied = _owner(path) != GATEWAY
     for method in METHODS:
         operation = item.get(method)
         if operation is None:
             continue
-        public = (path.startswith(GATEWAY_PUBLIC) if _owner(path) == GATEWAY
-                  else routes.is_public(method.upper(), path))
-        if public:
-            operation["security"] = []
-        elif "security" not in operation:
-            operation["security"] = [{"bearerAuth": []}]
+        if proxied:
+            secured = not routes.is_public(method.upper(), path) or bool(operation.get("security"))
+        else:
+            secured = not path.startswith(GATEWAY_PUBLIC)
+        operation["security"] = SECURED if secured else []
+        declare(operation, ({401} if secured else set()) | (PROXY_STATUSES if proxied else set()))
     return item

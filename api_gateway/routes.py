@@ -65,6 +65,12 @@ def is_public(method: str, path: str) -> bool:
     return any((m is None or m == method) and pattern.fullmatch(path) for m, pattern in PUBLIC)
 
 
+def public_path(path: str) -> bool:
+    """Whether `path` is public for some method: any other method is the service's to refuse
+    (405), which it does before asking for a token."""
+    return any(pattern.fullmatch(path) for _, pattern in PUBLIC)
+
+
 def takes_token_in_query(path: str) -> bool:
     return TOKEN_IN_QUERY.fullmatch(path) is not None
 

@@ -71,7 +71,7 @@ def main() -> None:
                        check=True, capture_output=True)
         try:
             with Mesh(servers, keys=keys) as mesh:
-                lesson = mesh.start_services("lesson", env=traced)[0]
+                mesh.start_services("lesson", env=traced)
                 gateways = {
                     "before": mesh.start_gateway(env={"PYTHONPATH": str(before)}),
                     "off": mesh.start_gateway(),

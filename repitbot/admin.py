@@ -25,10 +25,11 @@ async def _user_service(settings: Settings) -> AsyncIterator[FastAPI]:
 async def create_admin(settings: Settings, *, email: str, password: str, full_name: str) -> uuid.UUID:
     from services.user.seed import create_admin as create
     async with _user_service(settings) as app:
-        return await create(app.state.uow_factory, email=email, password=password, full_name=full_name)
+        return await create(app.state.uow_factory, app.state.deps.passwords, email=email, password=password,
+                            full_name=full_name)
 
 
 async def seed_demo_data(settings: Settings) -> list[str]:
     from services.user.seed import seed_demo
     async with _user_service(settings) as app:
-        return await seed_demo(app.state.uow_factory)
+        return await seed_demo(app.state.uow_factory, app.state.deps.passwords)

@@ -42,7 +42,7 @@ def create_embedded_app(settings: Settings, *, seed: bool = True, host: str = "1
             stack.push_async_callback(runtime.close)
             if seed:
                 from services.user.seed import seed_demo
-                lines = await seed_demo(services["user"].state.uow_factory)
+                lines = await seed_demo(services["user"].state.uow_factory, services["user"].state.deps.passwords)
                 _banner(host, port, lines)
             tune_gc()
             yield

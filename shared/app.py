@@ -13,8 +13,9 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import health, metrics, tracing
+from shared import docs, health, metrics, openapi, tracing
 from shared.auth import JWKSClient, KeySource, RedisRevocationList, TokenVerifier
+from shared.background import Background as BackgroundWork
 from shared.db import UnitOfWork, make_engine
 from shared.errors import install_problem_handlers
 from shared.http import RequestContextMiddleware
@@ -41,17 +42,20 @@ class ServiceContext:
     uow_factory: Callable[[], UnitOfWork]
     storage: LocalStorage
     revocations: RedisRevocationList
+    background: BackgroundWork    # work started after commits; finished or cancelled at shutdown
 
 
 Bootstrap = Callable[[ServiceContext], Awaitable[D]]
 Background = Callable[[ServiceContext, D], Awaitable[None]]
+Teardown = Callable[[D], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class ServiceSpec(Generic[D]):
     """What makes one service: its name, tables, settings, the bootstrap hook that builds its
-    dependencies (`D`, a dataclass of the service's collaborators) once at start, and what
-    receives them: routes (through `get_deps`), event handlers and background loops."""
+    dependencies (`D`, a dataclass of the service's collaborators) once at start, what receives
+    them: routes (through `get_deps`), event handlers and background loops, and the teardown hook
+    that releases what the deps hold (threads, say) when the service stops."""
 
     name: str
     metadata: MetaData
@@ -62,6 +66,7 @@ class ServiceSpec(Generic[D]):
     handlers: Callable[[D], Handlers] | None = None     # the event handlers, built from the deps
     background: list[Background[D]] = field(default_factory=list)  # long-running loops, cancelled at exit
     key_source: Callable[[D], KeySource] | None = None  # default: the user service's JWKS
+    teardown: Teardown[D] | None = None  # at exit, once the loops have stopped
 
     def settings_from(self, common: Settings) -> Settings:
         """This service's settings: the process-wide values of `common`, the rest from the environment."""
@@ -101,18 +106,26 @@ def create_service_app(spec: ServiceSpec[Any], settings: Settings, runtime: Runt
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if owns_runtime:
-                await rt.close()
-                tracing.shutdown()
-            await engine.dispose()
+            try:
+                if spec.teardown:
+                    await spec.teardown(deps)
+            finally:
+                await ctx.background.close()
+                if owns_runtime:
+                    await rt.close()
+                    tracing.shutdown()
+                await engine.dispose()
 
-    app = FastAPI(title=f"RepitBot {spec.name} service", version="1.0.0", lifespan=lifespan)
+    app = FastAPI(title=f"RepitBot {spec.name} service", version="1.0.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)    # /docs from shared.docs: no CDN, a strict CSP
     app.state.settings = settings
     app.state.service = spec.name
     app.add_middleware(RequestContextMiddleware, service=spec.name, max_json_bytes=settings.max_json_body_bytes)
     install_problem_handlers(app)
+    openapi.install(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(docs.router)
     for router in spec.routers:
         app.include_router(router)
     tracing.instrument_app(app, spec.name)
@@ -132,10 +145,12 @@ async def _open(spec: ServiceSpec[Any], settings: Settings, rt: Runtime
     await upgrade(engine, alembic_config(spec.name, spec.versions_dir, spec.metadata))
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     relay = OutboxRelay(sessions, rt.bus, service=spec.name)
+    background = BackgroundWork(spec.name)
     ctx = ServiceContext(
         name=spec.name, settings=settings, runtime=rt, session_factory=sessions,
-        uow_factory=lambda: UnitOfWork(sessions, producer=spec.name, on_commit=relay.notify),
-        storage=LocalStorage(settings.files_dir() / spec.name), revocations=RedisRevocationList(rt.redis))
+        uow_factory=lambda: UnitOfWork(sessions, producer=spec.name, on_commit=relay.notify, background=background),
+        storage=LocalStorage(settings.files_dir() / spec.name), revocations=RedisRevocationList(rt.redis),
+        background=background)
     return engine, relay, ctx
 
 
@@ -146,6 +161,7 @@ def _expose(app: FastAPI, ctx: ServiceContext, engine: AsyncEngine, relay: Outbo
     app.state.session_factory = ctx.session_factory
     app.state.uow_factory = ctx.uow_factory
     app.state.relay = relay
+    app.state.background = ctx.background
     app.state.ready_checks = {"database": _database_check(engine), "bus": ctx.runtime.bus.ping,
                               "redis": ctx.runtime.redis.ping}
 

@@ -6,7 +6,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -14,6 +16,39 @@ from shared import context
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemItem(BaseModel):
+    """One invalid input: where it is (`["body", "email"]`, `["query", "limit"]`) and what is wrong."""
+
+    loc: list[str]
+    msg: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem detail, the body of every error answer (`application/problem+json`)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "type": "urn:repitbot:problem:not-found", "title": "Not found", "status": 404,
+        "detail": "No such lesson", "correlation_id": "0f3c9a1e5b7d4c2a8e6f1b3d5a7c9e2f"}]})
+
+    type: str = Field(description="A URN naming the kind of problem, `urn:repitbot:problem:<title>`")
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str = Field(description="What went wrong with this request, for a person")
+    correlation_id: str | None = Field(None, description="The request's X-Correlation-ID, for support")
+    errors: list[ProblemItem] | None = Field(None, description="Every invalid input (400 and 422)")
+
+
+class ValidationProblem(Problem):
+    """A problem with the request's input (422): `errors` lists every invalid part."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "type": "urn:repitbot:problem:unprocessable-content", "title": "Unprocessable content", "status": 422,
+        "detail": "The request is invalid", "correlation_id": "0f3c9a1e5b7d4c2a8e6f1b3d5a7c9e2f",
+        "errors": [{"loc": ["body", "email"], "msg": "value is not a valid email address"}]}]})
+
+    errors: list[ProblemItem]
 
 
 class DomainError(Exception):
@@ -86,8 +121,8 @@ def problem(status: int, detail: str, *, title: str | None = None,
         "detail": detail,
         "correlation_id": context.correlation_id.get(),
     }
-    if errors is not None:
-        body["errors"] = errors
+    if errors is not None or status == 422:
+        body["errors"] = errors or []
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -98,6 +133,16 @@ def _validation_errors(exc: RequestValidationError) -> tuple[int, list[dict[str,
             status = 400
         errors.append({"loc": [str(p) for p in err.get("loc", ())], "msg": err.get("msg", "invalid")})
     return status, errors
+
+
+def allowed_methods(app: FastAPI, path: str) -> str:
+    """The `Allow` header of a 405: the methods of every route of `path`, not only the first one's."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(app.router.routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and getattr(route, "methods", None) and regex.match(path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -112,11 +157,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem(status, detail, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         cause = exc.__cause__
         if isinstance(cause, DomainError):  # e.g. TooLarge raised while FastAPI read the body
             return problem(cause.status, cause.detail, title=cause.title, headers=cause.headers)
-        return problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": allowed_methods(request.app, request.scope["path"])}
+        return problem(exc.status_code, str(exc.detail), headers=headers)
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:

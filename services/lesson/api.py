@@ -4,23 +4,28 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response
-from pydantic import AwareDatetime
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from services.lesson import calendar, service
 from services.lesson.deps import SettingsDep
 from services.lesson.domain import LessonStatus
+from services.lesson.models import IdempotencyKey
 from services.lesson.schemas import (
     FeedPublic, LessonCancel, LessonComplete, LessonCreate, LessonPublic, LessonSeriesPublic, LessonUpdate,
 )
 from shared.app import UowDep, VerifierDep
 from shared.auth import CurrentUser, TokenVerifier, current_principal, require_roles
 from shared.db import UnitOfWork
+from shared.idempotency import idempotency
+from shared.openapi import IsoDatetime
 from shared.pagination import Page, PageDep
 
 router = APIRouter(prefix="/api/v1/lessons", tags=["lessons"])
 TEACHER_OR_ADMIN = require_roles("teacher", "admin")
-ICS = {200: {"content": {"text/calendar": {}}, "description": "An iCalendar (RFC 5545) document"}}
+Once = idempotency(IdempotencyKey)
+ICS = {200: {"content": {"text/calendar": {}}, "description": "An iCalendar (RFC 5545) document"},
+       401: {"description": "An access token that is not valid"},
+       404: {"description": "No such feed token (or it was revoked)"}}
 
 BOOKING = """Books a lesson, or with `recurrence.weekly_count` a weekly series expanded at the same
 wall-clock time in the teacher's time zone (across daylight-saving changes). A single lesson
@@ -29,7 +34,8 @@ answers with the lesson; a series answers with `{series_id, items}`.
 All or nothing: when any occurrence overlaps a scheduled or in-progress lesson of the teacher
 or the student, the answer is 409 and `errors` lists every clashing occurrence; nothing is
 booked. 422 when `starts_at` has no offset or is in the past, or the student is not linked to
-the teacher. The same `Idempotency-Key` with the same body returns the first result."""
+the teacher. The same `Idempotency-Key` with the same body returns the first answer (marked
+`Idempotent-Replayed: true`); with another body, 409."""
 
 
 # The calendar routes come first: `calendar.ics` is not a lesson id.
@@ -72,19 +78,19 @@ async def _feed_owner(request: Request, uow: UnitOfWork, verifier: TokenVerifier
                  409: {"description": "The time overlaps a lesson of the teacher or the student "
                                       "(`errors` lists every clashing occurrence; nothing was booked)"},
                  422: {"description": "Invalid input, a start in the past, or a student not linked"}})
-async def schedule_lesson(data: LessonCreate, user: CurrentUser, uow: UowDep,
-                          idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-                          ) -> LessonPublic | LessonSeriesPublic:
-    lessons = await service.schedule_lessons(uow, user, data, idempotency_key=idempotency_key)
-    if data.recurrence is None:
-        return LessonPublic.of(lessons[0])
-    return LessonSeriesPublic(series_id=lessons[0].series_id, items=[LessonPublic.of(x) for x in lessons])
+async def schedule_lesson(data: LessonCreate, user: CurrentUser, uow: UowDep, once: Once) -> Response:
+    async def book() -> LessonPublic | LessonSeriesPublic:
+        lessons = await service.schedule_lessons(uow, user, data)
+        if data.recurrence is None:
+            return LessonPublic.of(lessons[0])
+        return LessonSeriesPublic(series_id=lessons[0].series_id, items=[LessonPublic.of(x) for x in lessons])
+    return await once.run(uow, book, status_code=201)
 
 
 @router.get("", response_model=Page[LessonPublic])
 async def list_lessons(user: CurrentUser, uow: UowDep, page: PageDep,
-                       starts_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-                       starts_before: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+                       starts_from: Annotated[IsoDatetime | None, Query(alias="from")] = None,
+                       starts_before: Annotated[IsoDatetime | None, Query(alias="to")] = None,
                        status: Annotated[list[LessonStatus] | None, Query()] = None,
                        student_id: uuid.UUID | None = None) -> Page[LessonPublic]:
     """The caller's lessons (a parent's: their children's) by start time; `from` inclusive,
@@ -94,30 +100,30 @@ async def list_lessons(user: CurrentUser, uow: UowDep, page: PageDep,
     return found.map(LessonPublic.of)
 
 
-@router.get("/{lesson_id}", response_model=LessonPublic)
+@router.get("/{lesson_id:uuid}", response_model=LessonPublic)
 async def get_lesson(lesson_id: uuid.UUID, user: CurrentUser, uow: UowDep) -> LessonPublic:
     return LessonPublic.of(await service.get_lesson(uow, user, lesson_id))
 
 
-@router.patch("/{lesson_id}", response_model=LessonPublic)
+@router.patch("/{lesson_id:uuid}", response_model=LessonPublic)
 async def reschedule_lesson(lesson_id: uuid.UUID, data: LessonUpdate, user: CurrentUser,
                             uow: UowDep) -> LessonPublic:
     """Reschedule a scheduled lesson (one occurrence of a series leaves the others alone)."""
     return LessonPublic.of(await service.reschedule_lesson(uow, user, lesson_id, data))
 
 
-@router.post("/{lesson_id}/start", response_model=LessonPublic)
+@router.post("/{lesson_id:uuid}/start", response_model=LessonPublic)
 async def start_lesson(lesson_id: uuid.UUID, user: CurrentUser, uow: UowDep) -> LessonPublic:
     return LessonPublic.of(await service.start_lesson(uow, user, lesson_id))
 
 
-@router.post("/{lesson_id}/complete", response_model=LessonPublic)
+@router.post("/{lesson_id:uuid}/complete", response_model=LessonPublic)
 async def complete_lesson(lesson_id: uuid.UUID, user: CurrentUser, uow: UowDep,
                           data: Annotated[LessonComplete | None, Body()] = None) -> LessonPublic:
     return LessonPublic.of(await service.complete_lesson(uow, user, lesson_id, data or LessonComplete()))
 
 
-@router.post("/{lesson_id}/cancel", response_model=LessonPublic)
+@router.post("/{lesson_id:uuid}/cancel", response_model=LessonPublic)
 async def cancel_lesson(lesson_id: uuid.UUID, data: LessonCancel, user: CurrentUser,
                         uow: UowDep) -> LessonPublic:
     return LessonPublic.of(await service.cancel_lesson(uow, user, lesson_id, data))

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.lesson.domain import zone
@@ -19,6 +19,7 @@ from services.lesson.models import KnownUser, ParentLink, TeacherLink
 from shared.events import utcnow
 from shared.sql import insert_for, upsert_fields
 
+DELETED_NAME = "Deleted user"
 FIELD_LENGTHS = {"role": 20, "full_name": 200, "timezone": 64}  # what the read model keeps
 
 
@@ -29,10 +30,30 @@ async def record_user(session: AsyncSession, user_id: uuid.UUID, fields: dict[st
     await upsert_fields(session, KnownUser, {"id": user_id}, values, overwrite=overwrite)
 
 
+async def forget_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """A deleted account: its name leaves the read model and its links go; its lessons stay,
+    shown under "Deleted user" (docs/security.md, "Account deletion")."""
+    await session.execute(update(KnownUser).where(KnownUser.id == user_id).values(full_name=DELETED_NAME))
+    await session.execute(delete(TeacherLink).where(or_(TeacherLink.teacher_id == user_id,
+                                                        TeacherLink.student_id == user_id)))
+    await session.execute(delete(ParentLink).where(or_(ParentLink.parent_id == user_id,
+                                                       ParentLink.student_id == user_id)))
+
+
 async def link_teacher(session: AsyncSession, teacher_id: uuid.UUID, student_id: uuid.UUID) -> None:
     await session.execute(insert_for(session, TeacherLink)
                           .values(teacher_id=teacher_id, student_id=student_id, linked_at=utcnow())
                           .on_conflict_do_nothing())
+
+
+async def unlink_teacher(session: AsyncSession, teacher_id: uuid.UUID, student_id: uuid.UUID) -> None:
+    await session.execute(delete(TeacherLink).where(TeacherLink.teacher_id == teacher_id,
+                                                    TeacherLink.student_id == student_id))
+
+
+async def unlink_parent(session: AsyncSession, parent_id: uuid.UUID, student_id: uuid.UUID) -> None:
+    await session.execute(delete(ParentLink).where(ParentLink.parent_id == parent_id,
+                                                   ParentLink.student_id == student_id))
 
 
 async def link_parent(session: AsyncSession, parent_id: uuid.UUID, student_id: uuid.UUID) -> None:

@@ -5,11 +5,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.lesson.domain import (MAX_DURATION, MAX_WEEKLY_COUNT, MIN_DURATION, Attendance,
                                    LessonStatus, LessonType)
 from services.lesson.models import Lesson
+from shared.openapi import IsoDatetime
 
 
 def _duration(default: Any = ...) -> Any:
@@ -29,11 +30,16 @@ class Recurrence(BaseModel):
 
 
 class LessonCreate(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "student_id": "5f0c2b7e-8a41-4c36-9d1e-2b7a6c3f9e10", "subject": "Mathematics", "title": "Fractions",
+        "starts_at": "2030-03-02T15:00:00+03:00", "duration_minutes": 60, "lesson_type": "regular",
+        "price": {"amount": 150000, "currency": "RUB"}}]})
+
     student_id: uuid.UUID
     teacher_id: uuid.UUID | None = Field(None, description="Admins only; a teacher books for themself")
     subject: str = Field(min_length=1, max_length=200)
     title: str = Field(min_length=1, max_length=200)
-    starts_at: AwareDatetime = Field(description="ISO 8601 with an offset; in the future")
+    starts_at: IsoDatetime = Field(description="ISO 8601 with an offset; in the future")
     duration_minutes: int = _duration()
     lesson_type: LessonType = LessonType.REGULAR
     price: Money | None = None
@@ -44,8 +50,13 @@ class LessonCreate(BaseModel):
 class LessonUpdate(BaseModel):
     """A reschedule: a new start, a new duration, or both."""
 
-    starts_at: AwareDatetime | None = None
-    duration_minutes: int | None = _duration(None)
+    model_config = ConfigDict(json_schema_extra={
+        "anyOf": [{"required": ["starts_at"]}, {"required": ["duration_minutes"]}],
+        "examples": [{"starts_at": "2026-03-02T15:00:00+03:00"}, {"duration_minutes": 90}]})
+
+    # None is only the "not sent" default: null is refused
+    starts_at: IsoDatetime = None  # type: ignore[assignment]
+    duration_minutes: int = _duration(None)  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _something_changes(self) -> "LessonUpdate":
@@ -55,6 +66,13 @@ class LessonUpdate(BaseModel):
 
 
 class LessonComplete(BaseModel):
+    # `attended`, when sent with `attendance`, must agree with it (present/late are attended)
+    model_config = ConfigDict(json_schema_extra={
+        "allOf": [{"if": {"required": ["attended"], "properties": {"attended": {"const": flag}}},
+                   "then": {"properties": {"attendance": {"enum": [*values, None]}}}}
+                  for flag, values in ((True, ["present", "late"]), (False, ["absent", "excused"]))],
+        "examples": [{"score": 90, "attended": True, "notes": "Fractions done; decimals next"}]})
+
     attendance: Attendance | None = Field(None, description="Default: from `attended`, else present")
     attended: bool | None = None
     score: int | None = Field(None, ge=0, le=100)
@@ -62,6 +80,8 @@ class LessonComplete(BaseModel):
 
 
 class LessonCancel(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "The student is ill"}]})
+
     reason: str = Field(min_length=1, max_length=500)
 
 

@@ -49,11 +49,11 @@ async def list_deliveries(uow: UowDep, page: PageDep,
     return await service.list_deliveries(uow, status=status, channel=channel, page=page)
 
 
-@router.get("/{notification_id}", response_model=NotificationPublic)
+@router.get("/{notification_id:uuid}", response_model=NotificationPublic)
 async def get_notification(notification_id: uuid.UUID, user: CurrentUser, uow: UowDep):
     return await service.get_notification(uow, user.id, notification_id)
 
 
-@router.post("/{notification_id}/read", response_model=NotificationPublic)
+@router.post("/{notification_id:uuid}/read", response_model=NotificationPublic)
 async def mark_read(notification_id: uuid.UUID, user: CurrentUser, uow: UowDep, deps: DepsDep):
     return await service.mark_read(uow, deps, user.id, notification_id)

@@ -9,8 +9,9 @@ from services.notification.deps import NotificationDeps
 from shared.db import UnitOfWork
 from shared.events import (
     AchievementEarned, BalanceUpdated, Event, HomeworkAssigned, HomeworkGraded, HomeworkSubmitted, LessonCancelled,
-    LessonCompleted, LessonRescheduled, LessonScheduled, MaterialUploaded, ParentLinked, PaymentCompleted,
-    PaymentRefunded, StudentLevelUp, TeacherLinked, TelegramLinked, UserCreated, UserUpdated,
+    LessonCompleted, LessonRescheduled, LessonScheduled, MaterialUploaded, ParentLinked, ParentUnlinked,
+    PaymentCompleted, PaymentRefunded, StudentLevelUp, TeacherLinked, TeacherUnlinked, TelegramLinked, UserCreated,
+    UserDeleted, UserUpdated,
 )
 from shared.inbox import Handlers
 
@@ -18,13 +19,13 @@ from shared.inbox import Handlers
 def notification_handlers(deps: NotificationDeps) -> Handlers:
     """Every handler of the service, by event type."""
     handlers = Handlers()
-    _read_model(handlers)
+    _read_model(handlers, deps)
     _lessons(handlers, deps)
     _notices(handlers, deps)
     return handlers
 
 
-def _read_model(handlers: Handlers) -> None:
+def _read_model(handlers: Handlers, deps: NotificationDeps) -> None:
     @handlers.on("user.created")
     async def on_user_created(uow: UnitOfWork, event: Event) -> None:
         await readmodel.record_user(uow.session, event.payload_as(UserCreated))
@@ -38,11 +39,27 @@ def _read_model(handlers: Handlers) -> None:
     async def on_teacher_linked(uow: UnitOfWork, event: Event) -> None:
         p = event.payload_as(TeacherLinked)
         await readmodel.link(uow.session, p.student_id, p.teacher_id, "teacher")
+        await notices.link_created(uow, deps, event, p.student_id, p.teacher_id, "teacher")
 
     @handlers.on("user.parent_linked")
     async def on_parent_linked(uow: UnitOfWork, event: Event) -> None:
         p = event.payload_as(ParentLinked)
         await readmodel.link(uow.session, p.student_id, p.parent_id, "parent")
+        await notices.link_created(uow, deps, event, p.student_id, p.parent_id, "parent")
+
+    @handlers.on("user.teacher_unlinked")
+    async def on_teacher_unlinked(uow: UnitOfWork, event: Event) -> None:
+        p = event.payload_as(TeacherUnlinked)
+        await readmodel.unlink(uow.session, p.student_id, p.teacher_id, "teacher")
+
+    @handlers.on("user.parent_unlinked")
+    async def on_parent_unlinked(uow: UnitOfWork, event: Event) -> None:
+        p = event.payload_as(ParentUnlinked)
+        await readmodel.unlink(uow.session, p.student_id, p.parent_id, "parent")
+
+    @handlers.on("user.deleted")
+    async def on_user_deleted(uow: UnitOfWork, event: Event) -> None:
+        await readmodel.forget_user(uow.session, event.payload_as(UserDeleted).user_id)
 
     @handlers.on("user.telegram_linked")
     async def on_telegram_linked(uow: UnitOfWork, event: Event) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notification.channels import Recipient
 from services.notification.domain import is_valid_timezone, normalise_locale
-from services.notification.models import BalanceMark, Contact, Homework, Link
+from services.notification.models import BalanceMark, Contact, Delivery, Homework, Link, Notification, Preference
 from shared.events import UserCreated
 from shared.sql import insert_for
 
@@ -49,6 +49,20 @@ async def link_telegram(session: AsyncSession, user_id: uuid.UUID, chat_id: int)
 async def link(session: AsyncSession, student_id: uuid.UUID, related_id: uuid.UUID, relation: str) -> None:
     await session.execute(insert_for(session, Link).values(
         student_id=student_id, related_id=related_id, relation=relation).on_conflict_do_nothing())
+
+
+async def unlink(session: AsyncSession, student_id: uuid.UUID, related_id: uuid.UUID, relation: str) -> None:
+    await session.execute(delete(Link).where(Link.student_id == student_id, Link.related_id == related_id,
+                                             Link.relation == relation))
+
+
+async def forget_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """A deleted account: its contact data, links, preferences, notices and pending deliveries go."""
+    await session.execute(delete(Contact).where(Contact.user_id == user_id))
+    await session.execute(delete(Link).where(or_(Link.student_id == user_id, Link.related_id == user_id)))
+    await session.execute(delete(Preference).where(Preference.user_id == user_id))
+    await session.execute(delete(Delivery).where(Delivery.user_id == user_id))
+    await session.execute(delete(Notification).where(Notification.user_id == user_id))
 
 
 async def _related(session: AsyncSession, student_id: uuid.UUID, relation: str) -> list[uuid.UUID]:

@@ -6,7 +6,8 @@ from services.student import people, service
 from services.student.deps import StudentDeps
 from services.student.validation import FACT_TYPES
 from shared.db import UnitOfWork
-from shared.events import Event, MaterialUploaded, ParentLinked, TeacherLinked, UserCreated, UserUpdated
+from shared.events import (Event, MaterialUploaded, ParentLinked, ParentUnlinked, TeacherLinked, TeacherUnlinked,
+                           UserCreated, UserDeleted, UserUpdated)
 from shared.inbox import Handlers
 
 
@@ -23,6 +24,9 @@ def student_handlers(deps: StudentDeps) -> Handlers:
     handlers.on("user.updated")(on_user_updated)
     handlers.on("user.teacher_linked")(on_teacher_linked)
     handlers.on("user.parent_linked")(on_parent_linked)
+    handlers.on("user.teacher_unlinked")(on_teacher_unlinked)
+    handlers.on("user.parent_unlinked")(on_parent_unlinked)
+    handlers.on("user.deleted")(on_user_deleted)
     handlers.on("material.uploaded")(on_material_uploaded)
     return handlers
 
@@ -48,6 +52,20 @@ async def on_teacher_linked(uow: UnitOfWork, event: Event) -> None:
 async def on_parent_linked(uow: UnitOfWork, event: Event) -> None:
     link = event.payload_as(ParentLinked)
     await people.link_parent(uow.session, link.parent_id, link.student_id)
+
+
+async def on_teacher_unlinked(uow: UnitOfWork, event: Event) -> None:
+    link = event.payload_as(TeacherUnlinked)
+    await people.unlink_teacher(uow.session, link.teacher_id, link.student_id)
+
+
+async def on_parent_unlinked(uow: UnitOfWork, event: Event) -> None:
+    link = event.payload_as(ParentUnlinked)
+    await people.unlink_parent(uow.session, link.parent_id, link.student_id)
+
+
+async def on_user_deleted(uow: UnitOfWork, event: Event) -> None:
+    await people.forget_user(uow.session, event.payload_as(UserDeleted).user_id)
 
 
 async def on_material_uploaded(uow: UnitOfWork, event: Event) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.student.models import (KnownUser, Material, ParentLink, StudentStateRow, StudiedMaterial,
@@ -112,6 +112,26 @@ async def link_teacher(session: AsyncSession, teacher_id: uuid.UUID, student_id:
     await session.execute(insert_for(session, TeacherLink)
                           .values(teacher_id=teacher_id, student_id=student_id, linked_at=utcnow())
                           .on_conflict_do_nothing())
+
+
+async def unlink_teacher(session: AsyncSession, teacher_id: uuid.UUID, student_id: uuid.UUID) -> None:
+    await session.execute(delete(TeacherLink).where(TeacherLink.teacher_id == teacher_id,
+                                                    TeacherLink.student_id == student_id))
+
+
+async def unlink_parent(session: AsyncSession, parent_id: uuid.UUID, student_id: uuid.UUID) -> None:
+    await session.execute(delete(ParentLink).where(ParentLink.parent_id == parent_id,
+                                                   ParentLink.student_id == student_id))
+
+
+async def forget_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """A deleted account: its name and links go; progress stays under the bare id, pseudonymous,
+    so that leaderboards and class statistics do not change behind the others' backs."""
+    await session.execute(update(KnownUser).where(KnownUser.id == user_id).values(full_name=None))
+    await session.execute(delete(TeacherLink).where(or_(TeacherLink.teacher_id == user_id,
+                                                        TeacherLink.student_id == user_id)))
+    await session.execute(delete(ParentLink).where(or_(ParentLink.parent_id == user_id,
+                                                       ParentLink.student_id == user_id)))
 
 
 async def link_parent(session: AsyncSession, parent_id: uuid.UUID, student_id: uuid.UUID) -> None:

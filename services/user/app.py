@@ -8,12 +8,13 @@ from typing import cast
 
 from fastapi import FastAPI
 
-from services.user import api, service
+from services.user import account_routes, api, link_routes, service
 from services.user.deps import UserDeps
 from services.user.keys import KeyMaterial, Keyring, Tokens
 from services.user.models import UserBase
+from services.user.passwords import Argon2Parameters, HashingPool, Passwords
 from services.user.settings import UserSettings
-from services.user.throttle import LoginThrottle
+from services.user.throttle import Limits, LoginThrottle
 from shared.app import ServiceContext, ServiceSpec, create_service_app
 from shared.auth import KeySource
 from shared.runtime import Runtime
@@ -22,7 +23,8 @@ log = logging.getLogger(__name__)
 
 
 async def bootstrap(ctx: ServiceContext) -> UserDeps:
-    """The keyring (with a signing key, created on first start), tokens and the login throttle."""
+    """The keyring (with a signing key, created on first start), tokens, the login throttle and the
+    process's one password hashing pool."""
     settings = cast(UserSettings, ctx.settings)
     configured = None
     if settings.jwt_private_key is not None and settings.jwt_private_key.get_secret_value():
@@ -33,11 +35,36 @@ async def bootstrap(ctx: ServiceContext) -> UserDeps:
     kid = await service.ensure_signing_key(ctx.uow_factory(), tokens, configured=keyring.configured_key,
                                            algorithm=settings.jwt_algorithm)
     log.info("signing tokens with key %s", kid)
-    throttle = LoginThrottle(ctx.runtime.redis, window=settings.login_window_seconds,
-                             max_per_account=settings.login_max_failures_per_account,
-                             max_per_ip=settings.login_max_failures_per_ip)
+    throttle = LoginThrottle(ctx.runtime.redis, Limits(
+        window=settings.login_window_seconds, per_account_address=settings.login_max_failures_per_account_address,
+        per_address=settings.login_max_failures_per_ip, backoff_after=settings.login_backoff_after_failures,
+        backoff_max=settings.login_backoff_max_seconds))
+    passwords = await _start_password_hashing(settings)
     return UserDeps(settings=settings, keyring=keyring, tokens=tokens, revocations=ctx.revocations,
-                    throttle=throttle)
+                    throttle=throttle, passwords=passwords)
+
+
+async def _start_password_hashing(settings: UserSettings) -> Passwords:
+    """The hashing pool at the configured Argon2id parameters, with the dummy hash of unknown
+    accounts made up front."""
+    parameters = Argon2Parameters(memory_kib=settings.password_hash_memory_kib,
+                                  time_cost=settings.password_hash_time_cost,
+                                  parallelism=settings.password_hash_parallelism)
+    pool = HashingPool(concurrency=settings.password_hash_concurrency,
+                       max_waiting=settings.password_hash_max_waiting,
+                       niceness=settings.password_hash_niceness)
+    passwords = Passwords(parameters, pool)
+    try:
+        await passwords.dummy_hash()
+    except BaseException:
+        passwords.close()
+        raise
+    return passwords
+
+
+async def teardown(deps: UserDeps) -> None:
+    """When the service stops: the hashing pool's threads go."""
+    deps.passwords.close()
 
 
 def own_keys(deps: UserDeps) -> KeySource:
@@ -62,8 +89,9 @@ SPEC = ServiceSpec(
     versions_dir=Path(__file__).parent / "migrations" / "versions",
     settings_class=UserSettings,
     bootstrap=bootstrap,
-    routers=api.routers,
+    routers=[*api.routers, link_routes.router, account_routes.router],
     background=[purge_expired],
+    teardown=teardown,
     key_source=own_keys,
 )
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from services.user.keys import Keyring, Tokens
+from services.user.passwords import Passwords
 from services.user.settings import UserSettings
 from services.user.throttle import LoginThrottle
 from shared.app import get_deps, get_settings
@@ -21,6 +22,7 @@ class UserDeps:
     tokens: Tokens               # issues access and refresh tokens
     revocations: RedisRevocationList
     throttle: LoginThrottle
+    passwords: Passwords         # the bounded Argon2id hashing pool; closed by `app.teardown` at exit
 
 
 DepsDep = Annotated[UserDeps, Depends(get_deps)]

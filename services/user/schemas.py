@@ -9,30 +9,37 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, 
 
 from services.user import domain
 from services.user.models import User
+from shared.errors import Problem
 
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL characters
 FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)]
-Password = Annotated[str, Field(min_length=1, max_length=domain.MAX_PASSWORD_LENGTH)]
+Password = Annotated[str, Field(
+    min_length=domain.MIN_PASSWORD_LENGTH, max_length=domain.MAX_PASSWORD_LENGTH, pattern="[^0-9]",
+    description="Not digits only, not one character repeated, not one of the most common passwords, "
+                "not the e-mail address or the name")]
 Locale = Literal["ru", "en"]
+TimeZoneName = Annotated[str, Field(max_length=64, description="IANA time zone name",
+                                    json_schema_extra={"enum": list(domain.time_zones())})]
 Role = Literal["admin", "teacher", "student", "parent"]
 
 
 class UserRegister(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "email": "maria@example.org", "password": "violet kettle 42", "full_name": "Maria Petrova",
+        "role": "teacher", "timezone": "Europe/Moscow", "locale": "ru"}]})
+
     email: EmailStr = Field(max_length=320)
     password: Password
     full_name: FullName
-    role: str = Field(description="student, teacher or parent; admins are created by an operator command")
-    timezone: str = Field(domain.DEFAULT_TIMEZONE, max_length=64, description="IANA time zone name")
+    role: Literal["student", "teacher", "parent"] = Field(
+        description="Admins are not registered: an operator creates them with a command")
+    timezone: TimeZoneName = domain.DEFAULT_TIMEZONE
     locale: Locale = "ru"
 
-    @field_validator("role")
+    @field_validator("email")
     @classmethod
-    def _registrable(cls, role: str) -> str:
-        if role == "admin":
-            raise ValueError("admins cannot register; an operator creates them with a command")
-        if role not in domain.REGISTRABLE_ROLES:
-            raise ValueError(f"role must be one of: {', '.join(domain.REGISTRABLE_ROLES)}")
-        return role
+    def _one_spelling(cls, email: str) -> str:
+        return domain.check_email(email)
 
     @field_validator("timezone")
     @classmethod
@@ -45,17 +52,12 @@ class UserUpdate(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"example": {"timezone": "Asia/Yekaterinburg"}})
 
-    full_name: FullName | None = None
-    timezone: str | None = Field(None, max_length=64)
-    locale: Locale | None = None
-    phone: str | None = Field(None, max_length=40, pattern=NO_NUL)
-
-    @field_validator("full_name", "timezone", "locale")
-    @classmethod
-    def _not_null(cls, value: str | None) -> str:
-        if value is None:
-            raise ValueError("may be changed but not removed")
-        return value
+    # None is only the "not sent" default: these may be changed but not removed (null is refused).
+    full_name: FullName = None  # type: ignore[assignment]
+    timezone: TimeZoneName = None  # type: ignore[assignment]
+    locale: Locale = None  # type: ignore[assignment]
+    phone: str | None = Field(None, max_length=domain.PHONE_MAX_LENGTH, pattern=domain.PHONE_PATTERN,
+                              description="At least five digits; `+`, spaces, dashes and brackets allowed")
 
     @field_validator("timezone")
     @classmethod
@@ -79,11 +81,19 @@ class UserPublic(BaseModel):
     avatar_url: str | None
     telegram_linked: bool
     created_at: datetime
+    active: bool = Field(True, description="false once an admin deactivated the account")
+
+
+class AccountDeletion(BaseModel):
+    password: Password = Field(description="the account's password, asked again before it is deleted")
 
 
 class LoginRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"email": "maria@example.org",
+                                                               "password": "violet kettle 42"}]})
+
     email: str = Field(max_length=320, pattern=NO_NUL)
-    password: Password
+    password: str = Field(min_length=1, max_length=domain.MAX_PASSWORD_LENGTH)
 
 
 class RefreshRequest(BaseModel):
@@ -109,6 +119,38 @@ class InvitePublic(BaseModel):
     url: str
     telegram_url: str
     expires_at: datetime
+    multi_use: bool = Field(False, description="a teacher's class code, for many students until withdrawn; "
+                                               "every other invite is spent by its first acceptance")
+
+
+class InviteCreate(BaseModel):
+    class_code: bool = Field(False, description="true: a code for a whole class, accepted by many students "
+                                                "until it expires or is withdrawn; false: a personal invite")
+
+
+class InviteUsePublic(BaseModel):
+    student_id: uuid.UUID
+    used_at: datetime
+
+
+class InviteWithUses(InvitePublic):
+    revoked: bool
+    uses: list[InviteUsePublic]
+
+
+class InviteList(BaseModel):
+    items: list[InviteWithUses]
+
+
+class LinkedPerson(BaseModel):
+    id: uuid.UUID
+    full_name: str
+    linked_at: datetime
+
+
+class StudentLinks(BaseModel):
+    teachers: list[LinkedPerson]
+    parents: list[LinkedPerson]
 
 
 class InviteInfo(BaseModel):
@@ -150,17 +192,6 @@ class JWKS(BaseModel):
     keys: list[dict]
 
 
-class Problem(BaseModel):
-    """An RFC 9457 problem (application/problem+json)."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    correlation_id: str | None = None
-    errors: list[dict] | None = None
-
-
 def problems(*statuses: int) -> dict[int | str, dict]:
     """OpenAPI `responses` entries for the problem statuses a route may answer."""
     return {status: {"model": Problem, "content": {"application/problem+json": {}}} for status in statuses}
@@ -170,4 +201,5 @@ def user_public(user: User) -> UserPublic:
     return UserPublic(id=user.id, email=user.email, full_name=user.full_name, role=user.role,  # type: ignore[arg-type]
                       timezone=user.timezone, locale=user.locale, phone=user.phone,
                       avatar_url=f"/api/v1/users/{user.id}/avatar" if user.avatar_key else None,
-                      telegram_linked=user.telegram_chat_id is not None, created_at=user.created_at)
+                      telegram_linked=user.telegram_chat_id is not None, created_at=user.created_at,
+                      active=user.deactivated_at is None)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from services.user.links import link_teacher
 from services.user.models import User
+from services.user.passwords import Passwords
 from services.user.service import register_user, user_by_email
 from shared.db import UnitOfWork
 from shared.errors import Conflict
@@ -20,17 +21,18 @@ DEMO_ACCOUNTS = (
 )
 
 
-async def create_admin(uow_factory: UowFactory, *, email: str, password: str, full_name: str) -> uuid.UUID:
+async def create_admin(uow_factory: UowFactory, passwords: Passwords, *, email: str, password: str,
+                       full_name: str) -> uuid.UUID:
     """The admin with this e-mail, created when missing (`user.created` once)."""
-    return (await _ensure_account(uow_factory, role="admin", email=email, password=password,
+    return (await _ensure_account(uow_factory, passwords, role="admin", email=email, password=password,
                                   full_name=full_name)).id
 
 
-async def seed_demo(uow_factory: UowFactory) -> list[str]:
+async def seed_demo(uow_factory: UowFactory, passwords: Passwords) -> list[str]:
     """The demo accounts (both students linked to the teacher); lines "role  email  password"."""
     users = {}
     for role, email, password, full_name in DEMO_ACCOUNTS:
-        users[email] = await _ensure_account(uow_factory, role=role, email=email, password=password,
+        users[email] = await _ensure_account(uow_factory, passwords, role=role, email=email, password=password,
                                              full_name=full_name)
     teacher = users["teacher@demo.repitbot"]
     for student in ("anna@demo.repitbot", "boris@demo.repitbot"):
@@ -38,14 +40,14 @@ async def seed_demo(uow_factory: UowFactory) -> list[str]:
     return [f"{role:<8} {email:<24} {password}" for role, email, password, _ in DEMO_ACCOUNTS]
 
 
-async def _ensure_account(uow_factory: UowFactory, *, role: str, email: str, password: str,
-                          full_name: str) -> User:
+async def _ensure_account(uow_factory: UowFactory, passwords: Passwords, *, role: str, email: str,
+                          password: str, full_name: str) -> User:
     async with uow_factory().read_only() as uow:
         existing = await user_by_email(uow.session, email)
     if existing is None:
         try:
-            return await register_user(uow_factory(), email=email, password=password, full_name=full_name,
-                                       role=role)
+            return await register_user(uow_factory(), passwords, email=email, password=password,
+                                       full_name=full_name, role=role)
         except Conflict:  # created meanwhile by another instance
             async with uow_factory().read_only() as uow:
                 existing = await user_by_email(uow.session, email)

@@ -1,13 +1,9 @@
 """Use cases of accounts and sessions: register, log in, refresh, log out, rotate the signing key."""
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime, timedelta
-from functools import lru_cache
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,44 +12,28 @@ from services.user import domain, keys
 from services.user.domain import RefreshVerdict
 from services.user.metrics import KEY_ROTATIONS, LOGINS, REFRESH_REUSES, REFRESHES, REGISTRATIONS
 from services.user.models import Invite, RefreshToken, TelegramLinkToken, User
+from services.user.passwords import Passwords
 from services.user.schemas import TokenPair
 from services.user.throttle import LoginThrottle
 from shared.auth import Principal, RedisRevocationList
 from shared.db import UnitOfWork
-from shared.errors import Conflict, NotFound, RateLimited, Unauthorized, Unprocessable
+from shared.errors import Conflict, NotFound, RateLimited, ServiceUnavailable, Unauthorized, Unprocessable
 from shared.events import UserCreated, utcnow
-
-hasher = PasswordHasher()  # Argon2id with the library's (RFC 9106) parameters
-
-
-@lru_cache(maxsize=1)
-def _dummy_hash() -> str:
-    return hasher.hash("a password nobody has")
-
-
-async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(hasher.hash, password)
-
-
-async def password_matches(password_hash: str | None, password: str) -> bool:
-    """Argon2 verification; an unknown account costs the same time as a known one."""
-    try:
-        matches = await asyncio.to_thread(hasher.verify, password_hash or _dummy_hash(), password)
-    except (VerificationError, InvalidHashError):
-        return False
-    return matches and password_hash is not None
 
 
 # --- accounts ----------------------------------------------------------------------------------
-async def register_user(uow: UnitOfWork, *, email: str, password: str, full_name: str, role: str,
-                        timezone: str = domain.DEFAULT_TIMEZONE, locale: str = "ru") -> User:
-    """A new account (and `user.created`); 409 when the e-mail is taken, 422 for a weak password."""
+async def register_user(uow: UnitOfWork, passwords: Passwords, *, email: str, password: str, full_name: str,
+                        role: str, timezone: str = domain.DEFAULT_TIMEZONE, locale: str = "ru") -> User:
+    """A new account (and `user.created`); 409 when the e-mail is taken, 422 for a weak password.
+
+    The password is hashed before the e-mail is looked up, so that a taken e-mail costs what a
+    new one does: the 409 is the only difference."""
     email = domain.normalize_email(email)
     problems = domain.password_problems(password, email=email, full_name=full_name)
     if problems:
         raise Unprocessable("The password is too weak: " + "; ".join(problems),
                             errors=[{"loc": ["body", "password"], "msg": p} for p in problems])
-    password_hash = await hash_password(password)
+    password_hash = await passwords.hash(password)
     async with uow:
         if await user_by_email(uow.session, email) is not None:
             raise Conflict("An account with this e-mail already exists")
@@ -90,8 +70,10 @@ async def get_me(uow: UnitOfWork, user: Principal) -> User:
 
 
 # --- sessions ----------------------------------------------------------------------------------
-async def log_in(uow: UnitOfWork, tokens: keys.Tokens, throttle: LoginThrottle, *, email: str,
-                 password: str, ip: str) -> TokenPair:
+async def log_in(uow: UnitOfWork, tokens: keys.Tokens, throttle: LoginThrottle, passwords: Passwords, *,
+                 email: str, password: str, ip: str) -> TokenPair:
+    """A session for the right password. A wrong password and an unknown e-mail cost the same one
+    Argon2 verification, count the same failure and get the same answer."""
     email = domain.normalize_email(email)
     try:
         await throttle.check(ip, email)
@@ -101,19 +83,28 @@ async def log_in(uow: UnitOfWork, tokens: keys.Tokens, throttle: LoginThrottle, 
     signer = await tokens.signer()
     async with uow.read_only():
         user = await user_by_email(uow.session, email)
-    if user is None or not await password_matches(user.password_hash, password):
+    verdict = await passwords.verify(user.password_hash if user else None, password)
+    if user is None or not verdict.matches or user.deactivated_at is not None:
         await throttle.record_failure(ip, email)
         LOGINS.labels("failed").inc()
         raise Unauthorized("Wrong e-mail or password")
-    new_hash = await hash_password(password) if hasher.check_needs_rehash(user.password_hash) else None
+    new_hash = await _rehashed(passwords, password) if verdict.needs_rehash else None
     async with uow:
         user = await find_user(uow.session, user.id)
         user.password_hash = new_hash or user.password_hash
         pair = _start_session(uow.session, tokens, signer, user, family_id=uuid.uuid4(), now=utcnow())
         await uow.commit()
-    await throttle.clear_account(email)
+    await throttle.record_success(ip, email)
     LOGINS.labels("success").inc()
     return pair
+
+
+async def _rehashed(passwords: Passwords, password: str) -> str | None:
+    """The password hashed at the current parameters; None when the pool is full (next time)."""
+    try:
+        return await passwords.hash(password)
+    except ServiceUnavailable:
+        return None
 
 
 async def refresh_session(uow: UnitOfWork, tokens: keys.Tokens, revocations: RedisRevocationList, *,
@@ -138,8 +129,8 @@ async def refresh_session(uow: UnitOfWork, tokens: keys.Tokens, revocations: Red
         if verdict is not RefreshVerdict.ROTATE:
             raise Unauthorized(f"The refresh token is {verdict.value}")
         user = await uow.session.get(User, row.user_id)
-        if user is None:
-            raise Unauthorized("The account of this session no longer exists")
+        if user is None or user.deactivated_at is not None:
+            raise Unauthorized("The account of this session no longer exists or was deactivated")
         pair = _start_session(uow.session, tokens, signer, user, family_id=row.family_id, now=now)
         await uow.commit()
     return pair

@@ -13,8 +13,8 @@ import pytest
 from services.lesson.app import create_app
 from services.lesson.settings import LessonSettings
 from shared.rabbit import RabbitBus
-from tests.integration.lesson.world import LessonWorld, Tap
-from tests.support import TestKeys, mesh_runtime, running, tapped
+from tests.integration.lesson.world import LessonWorld
+from tests.support import Tap, TestKeys, mesh_runtime, running, tapped
 
 
 @pytest.fixture
@@ -37,5 +37,5 @@ async def world(servers, fresh_database, tmp_path) -> AsyncIterator[LessonWorld]
 
 @pytest.fixture
 async def tap(servers) -> AsyncIterator[Tap]:
-    async with tapped(servers.rabbitmq_url, "lesson.#") as messages:
-        yield Tap(messages)
+    async with tapped(servers.rabbitmq_url, "lesson.#") as tap:
+        yield tap

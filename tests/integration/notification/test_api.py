@@ -98,7 +98,7 @@ async def test_preferences_default_to_everything_on_and_are_replaced_by_put(worl
     ("GET", "/api/v1/notifications", {"params": {"limit": 500}}, 422),
     ("GET", "/api/v1/notifications", {"params": {"cursor": "not-a-cursor"}}, 422),
     ("GET", "/api/v1/notifications", {"params": {"cursor": "WzFd"}}, 422),  # [1]
-    ("POST", "/api/v1/notifications/not-a-uuid/read", {}, 422),
+    ("POST", "/api/v1/notifications/not-a-uuid/read", {}, 404),  # not a notification's path
     ("GET", "/api/v1/notifications/deliveries", {}, 403),
 ])
 async def test_malformed_or_forbidden_requests_get_a_problem(world, method, path, kwargs, status):

@@ -1,5 +1,6 @@
 """The one wiring of every service, on the real PostgreSQL, RabbitMQ and Redis: the bootstrap hook
-builds the deps once, and routes, event handlers and background loops all receive them."""
+builds the deps once, routes, event handlers and background loops all receive them, and the
+teardown hook releases them once the service has stopped."""
 from __future__ import annotations
 
 import asyncio
@@ -25,6 +26,7 @@ class ToyDeps:
     service: str
     greeted: list[uuid.UUID] = field(default_factory=list)
     loop_started: asyncio.Event = field(default_factory=asyncio.Event)
+    loop_stopped: bool = False
 
 
 built: list[ToyDeps] = []
@@ -48,7 +50,17 @@ def toy_handlers(deps: ToyDeps) -> Handlers:
 
 async def toy_loop(ctx: ServiceContext, deps: ToyDeps) -> None:
     deps.loop_started.set()
-    await asyncio.Event().wait()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        deps.loop_stopped = True
+
+
+torn_down: list[tuple[ToyDeps, bool]] = []
+
+
+async def toy_teardown(deps: ToyDeps) -> None:
+    torn_down.append((deps, deps.loop_stopped))
 
 
 router = APIRouter()
@@ -60,13 +72,15 @@ async def toy(deps: Annotated[ToyDeps, Depends(get_deps)]) -> dict[str, object]:
 
 
 async def test_bootstrap_deps_reach_routes_handlers_and_loops(servers, fresh_database, tmp_path):
-    spec = replace(SPEC, bootstrap=bootstrap, handlers=toy_handlers, background=[toy_loop], routers=[router])
+    spec = replace(SPEC, bootstrap=bootstrap, handlers=toy_handlers, background=[toy_loop], routers=[router],
+                   teardown=toy_teardown)
     settings = HomeworkSettings(mode="mesh", environment="test", var_dir=tmp_path,
                                 database_url=fresh_database("toy_"), redis_url=servers.redis_url,
                                 rabbitmq_url=servers.rabbitmq_url)
     runtime = mesh_runtime(servers, TestKeys())
     publisher = RabbitBus(servers.rabbitmq_url)
     built.clear()
+    torn_down.clear()
     app = create_service_app(spec, settings, runtime)
     try:
         async with running(app) as client:
@@ -83,6 +97,8 @@ async def test_bootstrap_deps_reach_routes_handlers_and_loops(servers, fresh_dat
             async with app.state.session_factory() as session:
                 handled = list(await session.scalars(select(InboxEntry.handler)))
             assert len(handled) == 1 and handled[0].endswith(".on_user_created")   # the inbox row
+            assert torn_down == []
+        assert torn_down == [(deps, True)]   # once, at exit, after the loops had stopped
     finally:
         await publisher.close()
         await runtime.close()

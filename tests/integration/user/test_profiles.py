@@ -74,7 +74,8 @@ async def test_only_the_user_and_admins_change_a_profile(service):
     by_stranger = await service.client.patch(f"/api/v1/users/{student.id}", headers=stranger.headers,
                                              json={"full_name": "Renamed"})
     assert by_stranger.status_code == 404
-    admin_id = await seed.create_admin(service.app.state.uow_factory, email=f"admin-{uuid.uuid4().hex[:6]}@example.org",
+    admin_id = await seed.create_admin(service.app.state.uow_factory, service.app.state.deps.passwords,
+                                       email=f"admin-{uuid.uuid4().hex[:6]}@example.org",
                                        password="admin password 1", full_name="Admin")
     admin = await service.login((await _email_of(service, admin_id)), "admin password 1")
     by_admin = await service.client.patch(f"/api/v1/users/{student.id}", json={"full_name": "Renamed"},
@@ -138,8 +139,8 @@ async def test_teachers_list_their_students_and_admins_list_everyone_page_by_pag
     assert rest.json()["next_cursor"] is None
 
     email = f"admin-{uuid.uuid4().hex[:6]}@example.org"
-    await seed.create_admin(service.app.state.uow_factory, email=email, password="admin password 1",
-                            full_name="Admin")
+    await seed.create_admin(service.app.state.uow_factory, service.app.state.deps.passwords, email=email,
+                            password="admin password 1", full_name="Admin")
     admin = {"Authorization": f"Bearer {(await service.login(email, 'admin password 1')).json()['access_token']}"}
     teachers = await service.client.get("/api/v1/users?role=teacher&limit=200", headers=admin)
     assert teacher.id in {u["id"] for u in teachers.json()["items"]}

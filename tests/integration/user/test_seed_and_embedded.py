@@ -11,8 +11,8 @@ from tests.support import running
 
 async def test_create_admin_is_idempotent_and_emits_user_created_once(service):
     make = dict(email="Root@Example.org", password="admin password 1", full_name="Root")
-    first = await seed.create_admin(service.app.state.uow_factory, **make)
-    again = await seed.create_admin(service.app.state.uow_factory, **make)
+    first = await seed.create_admin(service.app.state.uow_factory, service.app.state.deps.passwords, **make)
+    again = await seed.create_admin(service.app.state.uow_factory, service.app.state.deps.passwords, **make)
     assert first == again
     assert [e.payload["role"] for e in await service.outbox("user.created")
             if e.payload["user_id"] == str(first)] == ["admin"]
@@ -25,16 +25,16 @@ async def test_create_admin_is_idempotent_and_emits_user_created_once(service):
 async def test_create_admin_refuses_an_email_taken_by_another_role_and_a_weak_password(service):
     user = await service.account("teacher")
     with pytest.raises(Conflict):
-        await seed.create_admin(service.app.state.uow_factory, email=user.email, password="admin password 1",
-                                full_name="X")
+        await seed.create_admin(service.app.state.uow_factory, service.app.state.deps.passwords, email=user.email,
+                                password="admin password 1", full_name="X")
     with pytest.raises(Unprocessable):
-        await seed.create_admin(service.app.state.uow_factory, email="weak@example.org", password="123",
-                                full_name="X")
+        await seed.create_admin(service.app.state.uow_factory, service.app.state.deps.passwords,
+                                email="weak@example.org", password="123", full_name="X")
 
 
 async def test_the_demo_data_is_made_once_with_both_students_linked_to_the_teacher(service):
-    lines = await seed.seed_demo(service.app.state.uow_factory)
-    assert lines == await seed.seed_demo(service.app.state.uow_factory)
+    lines = await seed.seed_demo(service.app.state.uow_factory, service.app.state.deps.passwords)
+    assert lines == await seed.seed_demo(service.app.state.uow_factory, service.app.state.deps.passwords)
     assert await service.count(User) == 4 and await service.count(TeacherLink) == 2
     assert len(await service.outbox("user.created")) == 4
     assert len(await service.outbox("user.teacher_linked")) == 2

@@ -5,15 +5,17 @@ Every path echoes the request as JSON, except:
   GET  .../_stats                how many requests this instance has seen (not counted)
   POST .../upload                multipart: the sha256 and size of each file, hashed as it streams
   GET  .../download?size=N       N deterministic bytes, streamed
-  any  ...?status=S              answers with status S
+  any  ...?status=S              answers with status S (&retry_after=N: with that Retry-After)
   any  ...?sleep=T               waits T seconds first
-Run it: `python -m uvicorn tests.e2e.gateway.upstream_app:create_app --factory` (UPSTREAM_NAME names it).
+  any  ...?hold=K                waits (counted as seen) until .../_release?hold=K is asked
+Run it: `python -m uvicorn tests.upstream_app:create_app --factory` (UPSTREAM_NAME names it).
 """
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import os
+from collections import defaultdict
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -37,6 +39,7 @@ def pattern(size: int) -> AsyncIterator[bytes]:
 def create_app() -> Starlette:
     name = os.environ.get("UPSTREAM_NAME", "upstream")
     seen = {"requests": 0}
+    holds: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
 
     async def ready(_: Request) -> Response:
         return JSONResponse({"status": "ok", "checks": {}})
@@ -45,7 +48,12 @@ def create_app() -> Starlette:
         path = request.url.path
         if path.endswith("/_stats"):
             return JSONResponse({"instance": name, **seen})
+        if path.endswith("/_release"):
+            holds[request.query_params["hold"]].set()
+            return JSONResponse({"released": request.query_params["hold"]})
         seen["requests"] += 1
+        if "hold" in request.query_params:
+            await holds[request.query_params["hold"]].wait()
         if "sleep" in request.query_params:
             await asyncio.sleep(float(request.query_params["sleep"]))
         if path.endswith("/upload") and request.method == "POST":
@@ -59,7 +67,7 @@ def create_app() -> Starlette:
                              "query": request.url.query, "headers": dict(request.headers.items()),
                              "header_list": [[k, v] for k, v in request.headers.items()],
                              "body_size": len(body), "body_sha256": hashlib.sha256(body).hexdigest()},
-                            status_code=status)
+                            status_code=status, headers=_retry_after(request))
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     return Starlette(routes=[Route("/health/ready", ready),
@@ -77,3 +85,8 @@ async def _upload(request: Request, name: str) -> Response:
                     size += len(chunk)
                 files.append({"filename": value.filename, "size": size, "sha256": digest.hexdigest()})
     return JSONResponse({"instance": name, "files": files}, status_code=201)
+
+
+def _retry_after(request: Request) -> dict[str, str] | None:
+    value = request.query_params.get("retry_after")
+    return {"Retry-After": value} if value else None
