@@ -60,7 +60,7 @@ async def test_a_lesson_completion_can_be_followed_in_the_logs_and_as_one_trace(
     assert {"gateway", "lesson", "student", "notification"} <= {line["service"] for line in followed}
     requests = {line["service"]: line for line in followed if line.get("logger") == "repitbot.access"}
     assert requests["gateway"]["route"] == "/api/v1/lessons"
-    assert requests["lesson"]["route"] == "/api/v1/lessons/{lesson_id}/complete"
+    assert requests["lesson"]["route"] == "/api/v1/lessons/{lesson_id:uuid}/complete"
     assert (requests["lesson"]["status"], requests["lesson"]["caller_id"], requests["lesson"]["caller_role"]) == (
         200, teacher.id, "teacher")
     assert requests["gateway"]["upstream"] == "http://lesson"
@@ -92,7 +92,7 @@ async def test_a_lesson_completion_can_be_followed_in_the_logs_and_as_one_trace(
                                                               "lesson.completed publish")
     lesson_server = chain[1]
     assert (service(lesson_server), lesson_server.kind) == ("repitbot-lesson", SpanKind.SERVER)
-    assert lesson_server.attributes["http.route"] == "/api/v1/lessons/{lesson_id}/complete"
+    assert lesson_server.attributes["http.route"] == "/api/v1/lessons/{lesson_id:uuid}/complete"
     gateway_server = next(s for s in chain if service(s) == "repitbot-gateway" and s.kind == SpanKind.SERVER)
     assert gateway_server.parent is None                                  # the root: where the request came in
     assert {s.context.trace_id for s in chain} == {student_consumer.context.trace_id}

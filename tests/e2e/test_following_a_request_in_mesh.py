@@ -90,7 +90,7 @@ async def test_a_lesson_completion_is_one_trace_across_the_mesh(servers):
         ("repitbot-student", SpanProto.SPAN_KIND_CONSUMER),
         ("repitbot-lesson", SpanProto.SPAN_KIND_PRODUCER),
         ("repitbot-lesson", SpanProto.SPAN_KIND_SERVER)]
-    assert chain[2].route == "/api/v1/lessons/{lesson_id}/complete"
+    assert chain[2].route == "/api/v1/lessons/{lesson_id:uuid}/complete"
     assert (chain[-1].service, chain[-1].kind, chain[-1].parent_id) == ("repitbot-gateway",
                                                                         SpanProto.SPAN_KIND_SERVER, b"")
     assert len({s.trace_id for s in chain}) == 1
