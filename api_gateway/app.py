@@ -14,7 +14,7 @@ from api_gateway import api, proxy, ratelimit
 from api_gateway.breakers import Clock
 from api_gateway.gateway import Gateway
 from api_gateway.settings import GatewaySettings
-from shared import docs, health, metrics
+from shared import docs, health, metrics, tracing
 from shared.errors import install_problem_handlers
 from shared.http import RequestContextMiddleware
 from shared.logs import configure_logging
@@ -26,7 +26,8 @@ def create_app(settings: GatewaySettings | None = None, runtime: Runtime | None 
     """`clock` times the circuit breakers' recovery (tests pass one they control)."""
     settings = settings or GatewaySettings()
     if runtime is None:
-        configure_logging(settings.log_level, json_output=settings.log_json)
+        configure_logging(settings.log_level, json_output=settings.log_json, process="gateway")
+        tracing.configure(settings, single_service="gateway")
     gateway = Gateway(settings, runtime, clock=clock)
     limiter = ratelimit.make_limiter(settings)
 
@@ -40,6 +41,8 @@ def create_app(settings: GatewaySettings | None = None, runtime: Runtime | None 
             yield
         finally:
             await gateway.stop()
+            if runtime is None:
+                tracing.shutdown()
 
     app = FastAPI(title="RepitBot API gateway", version="1.0.0", lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None)
@@ -68,4 +71,5 @@ def create_app(settings: GatewaySettings | None = None, runtime: Runtime | None 
     app.include_router(api.router)
     app.include_router(docs.router)
     app.include_router(metrics.router)          # /metrics, as on every process
+    tracing.instrument_app(app, "gateway")
     return app

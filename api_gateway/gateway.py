@@ -16,6 +16,7 @@ from api_gateway.health import HealthAggregator
 from api_gateway.openapi import OpenAPIMerger
 from api_gateway.settings import GatewaySettings
 from api_gateway.upstream import AsgiTransport, HttpTransport, Timeouts, Transport, Upstream
+from shared import tracing
 from shared.auth import JWKSClient, RedisRevocationList, TokenVerifier
 from shared.runtime import Runtime, make_runtime
 from shared.settings import SERVICE_NAMES
@@ -35,6 +36,7 @@ class Gateway:
     async def start(self) -> None:
         settings = self.settings
         rt = self.runtime = self._given_runtime or make_runtime(settings)
+        tracing.instrument_redis("gateway")
         timeouts = Timeouts(connect=settings.upstream_connect_timeout, read=settings.upstream_read_timeout)
         self.upstreams = {name: self._upstream(name, rt, timeouts) for name in SERVICE_NAMES}
         shared_redis = rt.redis if settings.mode == "mesh" else None

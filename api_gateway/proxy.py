@@ -26,7 +26,7 @@ from api_gateway.upstream import (
     IDEMPOTENT, Body, ConnectFailed, Headers, Upstream, UpstreamBroken, UpstreamError, UpstreamResponse,
     UpstreamTimeout,
 )
-from shared import context
+from shared import context, tracing
 from shared.addresses import forwarded_chain
 from shared.auth import BEARER_CHALLENGE, Principal
 from shared.errors import DomainError, problem
@@ -97,6 +97,7 @@ async def forward(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     scope = request.scope
     method, route = scope["method"], scope["route"]
+    tracing.name_request(route.path, method)
     if request.state.principal is None and not routes.public_path(scope["path"]):
         error = request.state.auth_error
         AUTH_REJECTIONS.labels("missing" if error is None else "invalid").inc()
@@ -144,9 +145,13 @@ async def _send(gw: Gateway, upstream: Upstream, permit: Permit, route: routes.R
     try:
         while True:
             instance = upstream.pool.pick(exclude=tried)
+            scope["state"]["upstream"] = instance.url      # for the request's log line
             started = time.perf_counter()
             try:
-                response = await upstream.transport.send(method, instance.url, target, headers, body.content())
+                with tracing.client_span("gateway", f"{method} {route.path}", **{
+                        "server.address": instance.url, "http.request.method": method}):
+                    response = await upstream.transport.send(method, instance.url, target,
+                                                             tracing.inject_headers(headers), body.content())
             except UpstreamError as exc:
                 UPSTREAM_ERRORS.labels(upstream.name, exc.kind).inc()
                 connection = isinstance(exc, (ConnectFailed, UpstreamBroken))

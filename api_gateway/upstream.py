@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -25,6 +26,7 @@ from yarl import URL
 
 from api_gateway.balancer import InstancePool
 from api_gateway.metrics import UPSTREAM_IN_FLIGHT
+from shared import tracing
 from shared.addresses import IN_PROCESS_PEER
 
 Headers = list[tuple[bytes, bytes]]
@@ -92,7 +94,7 @@ class HttpTransport:
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=self._timeouts, auto_decompress=False,
                 skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent", "Content-Type"),
-                cookie_jar=aiohttp.DummyCookieJar())
+                cookie_jar=aiohttp.DummyCookieJar(), trace_configs=tracing.aiohttp_trace_configs("gateway"))
         return self._session
 
     async def send(self, method: str, base_url: str, target: str, headers: Headers,
@@ -152,7 +154,9 @@ class AsgiTransport:
                  "query_string": query.encode(), "root_path": "", "headers": headers,
                  "server": (base_url.removeprefix("http://"), 80), "client": (IN_PROCESS_PEER, 0)}
         exchange = _Exchange(body)
-        task = asyncio.create_task(exchange.run(self._app, scope))
+        isolated = contextvars.copy_context()
+        isolated.run(tracing.leave_trace)
+        task = asyncio.create_task(exchange.run(self._app, scope), context=isolated)
         try:
             status, response_headers = await asyncio.wait_for(asyncio.shield(exchange.started),
                                                               self._read_timeout)

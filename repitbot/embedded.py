@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from repitbot.services import service_module
+from shared import tracing
 from shared.logs import configure_logging
 from shared.runtime import make_runtime, tune_gc
 from shared.settings import SERVICE_NAMES, Settings
@@ -21,6 +22,7 @@ def create_embedded_app(settings: Settings, *, seed: bool = True, host: str = "1
     from api_gateway.app import create_app as create_gateway
 
     configure_logging(settings.log_level, json_output=settings.log_json)
+    tracing.configure(settings)
     runtime = make_runtime(settings)
     services = {}
     for name in SERVICE_NAMES:
@@ -36,6 +38,7 @@ def create_embedded_app(settings: Settings, *, seed: bool = True, host: str = "1
             for service in services.values():
                 await stack.enter_async_context(service.router.lifespan_context(service))
             await stack.enter_async_context(gateway_lifespan(app))
+            stack.callback(tracing.shutdown)
             stack.push_async_callback(runtime.close)
             if seed:
                 from services.user.seed import seed_demo

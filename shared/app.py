@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import docs, health, metrics, openapi
+from shared import docs, health, metrics, openapi, tracing
 from shared.auth import JWKSClient, KeySource, RedisRevocationList, TokenVerifier
 from shared.background import Background as BackgroundWork
 from shared.db import UnitOfWork, make_engine
@@ -77,7 +77,8 @@ class ServiceSpec(Generic[D]):
 def create_service_app(spec: ServiceSpec[Any], settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     owns_runtime = runtime is None
     if owns_runtime:
-        configure_logging(settings.log_level, json_output=settings.log_json)
+        configure_logging(settings.log_level, json_output=settings.log_json, process=spec.name)
+        tracing.configure(settings, single_service=spec.name)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -112,6 +113,7 @@ def create_service_app(spec: ServiceSpec[Any], settings: Settings, runtime: Runt
                 await ctx.background.close()
                 if owns_runtime:
                     await rt.close()
+                    tracing.shutdown()
                 await engine.dispose()
 
     app = FastAPI(title=f"RepitBot {spec.name} service", version="1.0.0", lifespan=lifespan,
@@ -126,6 +128,7 @@ def create_service_app(spec: ServiceSpec[Any], settings: Settings, runtime: Runt
     app.include_router(docs.router)
     for router in spec.routers:
         app.include_router(router)
+    tracing.instrument_app(app, spec.name)
     return app
 
 
@@ -137,6 +140,8 @@ async def _open(spec: ServiceSpec[Any], settings: Settings, rt: Runtime
         settings.var_dir.mkdir(parents=True, exist_ok=True)
     await ensure_database(url)
     engine = make_engine(url, pool_size=settings.database_pool_size)
+    tracing.instrument_engine(engine, spec.name)
+    tracing.instrument_redis(spec.name)
     await upgrade(engine, alembic_config(spec.name, spec.versions_dir, spec.metadata))
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     relay = OutboxRelay(sessions, rt.bus, service=spec.name)

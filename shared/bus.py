@@ -14,10 +14,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
 from pydantic import ValidationError
 
 from shared import metrics
-from shared.events import Event
+from shared.events import Event, log_fields
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,21 @@ def topic_matches(pattern: str, key: str) -> bool:
         return j < len(words) and parts[i] in ("*", words[j]) and match(i + 1, j + 1)
 
     return match(0, 0)
+
+
+def log_failure(queue: str, body: bytes, key: str, attempt: int, reason: str | None, exc: BaseException) -> None:
+    """The line of a delivery that failed: retried, or parked with the reason."""
+    try:
+        fields = log_fields(orjson.loads(body))
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        fields = {"event_type": key, "event_id": None}
+    fields.update(service=queue.split(".")[0], consumer=queue.split(".")[0], queue=queue, attempt=attempt)
+    if reason is None:
+        log.warning("retrying %s %s (attempt %d): %s: %s", fields["event_type"], fields["event_id"], attempt,
+                    type(exc).__name__, exc, extra={**fields, "outcome": "retried"})
+    else:
+        log.error("parked %s %s on %s.dlq: %s", fields["event_type"], fields["event_id"], queue, reason,
+                  extra={**fields, "outcome": "parked", "reason": reason})
 
 
 def decide_failure(exc: BaseException, attempt: int, max_attempts: int) -> str | None:
@@ -150,8 +166,8 @@ class InMemoryBus:
             raise
         except Exception as exc:  # boundary: the consumer loop
             reason = decide_failure(exc, attempt, self.max_attempts)
+            log_failure(q.name, body, key, attempt, reason, exc)
             if reason:
-                log.error("parking message on %s: %s", q.name, reason)
                 self._dead[q.name].append(DeadLetter(body, reason, key, attempt))
                 metrics.EVENTS_DEAD_LETTERED.labels(q.name.split(".")[0], key).inc()
             else:

@@ -1,4 +1,4 @@
-"""Per-request and per-event context: correlation and causation IDs."""
+"""Per-request and per-event context: correlation and causation IDs, and the service at work."""
 from __future__ import annotations
 
 import uuid
@@ -6,11 +6,16 @@ from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
+from shared import tracing
+
 if TYPE_CHECKING:
     from shared.events import Event
 
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 causation_id: ContextVar[uuid.UUID | None] = ContextVar("causation_id", default=None)
+# The service whose code runs: in embedded mode the nine services share a process, and each log
+# line still names its own. None outside a request or event: the process's name is used.
+service: ContextVar[str | None] = ContextVar("service", default=None)
 
 
 def new_correlation_id() -> str:
@@ -27,9 +32,11 @@ def current_correlation_id() -> str:
 
 
 def enter(event: Event) -> None:
-    """What is logged and emitted from here on carries the event's correlation ID and is caused by it."""
+    """What is logged and emitted from here on carries the event's correlation ID, is caused by it
+    and is part of its trace."""
     correlation_id.set(event.correlation_id or new_correlation_id())
     causation_id.set(event.id)
+    tracing.enter_event(event.id)
 
 
 def each_event(events: Iterable[Event]) -> Iterator[Event]:

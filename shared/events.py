@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared import context
+from shared import context, tracing
 
 EXCHANGE = "repitbot.events"
 DEAD_LETTER_EXCHANGE = "repitbot.dlx"
@@ -41,6 +42,15 @@ class Event(BaseModel):
         return model.model_validate(self.payload)
 
 
+def log_fields(event: Event | Mapping[str, Any]) -> dict[str, Any]:
+    """What a log line about one event says of it: an `Event`, or an envelope as stored."""
+    if isinstance(event, Event):
+        return {"event_type": event.type, "event_id": str(event.id), "correlation_id": event.correlation_id,
+                "causation_id": str(event.causation_id) if event.causation_id else None}
+    return {"event_type": event["type"], "event_id": str(event["id"]),
+            "correlation_id": event.get("correlation_id"), "causation_id": event.get("causation_id")}
+
+
 class Payload(BaseModel):
     model_config = ConfigDict(extra="allow")
     event_type: ClassVar[str]
@@ -63,7 +73,7 @@ def _event(event_type: str):
 
 
 def make_event(payload: Payload, *, producer: str, occurred_at: datetime | None = None) -> Event:
-    """Wrap a payload in an envelope that continues the current correlation chain."""
+    """Wrap a payload in an envelope that continues the current correlation chain (and trace)."""
     return Event(
         type=payload.event_type,
         producer=producer,
@@ -71,6 +81,7 @@ def make_event(payload: Payload, *, producer: str, occurred_at: datetime | None 
         correlation_id=context.current_correlation_id(),
         causation_id=context.causation_id.get(),
         payload=payload.model_dump(mode="json"),
+        **tracing.current_fields(),
     )
 
 

@@ -1,6 +1,8 @@
-"""ASGI middleware every process uses: correlation IDs, metrics, security headers, JSON body size limit."""
+"""ASGI middleware every process uses: correlation IDs, a log line and metrics per request,
+security headers, JSON body size limit."""
 from __future__ import annotations
 
+import logging
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -9,6 +11,8 @@ from shared import context, metrics
 from shared.errors import TooLarge, problem
 
 HEADER = b"x-correlation-id"
+QUIET_PATHS = ("/health", "/metrics", "/gateway/metrics")  # probes and scrapes: DEBUG, not INFO
+access_log = logging.getLogger("repitbot.access")
 # Sent on every answer unless the route set its own: nothing is cached that did not ask to be
 # (token pairs, invite codes, feed URLs are in bodies), no MIME sniffing, no Referer leaving,
 # and no page of the API may run a script or be framed (/docs sets a policy of its own).
@@ -40,7 +44,7 @@ def valid_correlation_id(raw: bytes | None) -> str | None:
 
 
 class RequestContextMiddleware:
-    """Sets the correlation ID (from the request or new), counts and times every request,
+    """Sets the correlation ID (from the request or new), logs, counts and times every request,
     and refuses JSON bodies larger than `max_json_bytes` with 413 before reading them."""
 
     def __init__(self, app: ASGIApp, *, service: str, max_json_bytes: int = 1_048_576) -> None:
@@ -54,6 +58,7 @@ class RequestContextMiddleware:
             return
         cid = valid_correlation_id(_header(scope, HEADER)) or context.new_correlation_id()
         token = context.correlation_id.set(cid)
+        service_token = context.service.set(self.service)
         context.causation_id.set(None)
         started = time.perf_counter()
         status = 500
@@ -74,10 +79,12 @@ class RequestContextMiddleware:
                 return
             await self.app(scope, self._limited(receive, scope), send_with_id)
         finally:
+            elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             metrics.HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
-            metrics.HTTP_LATENCY.labels(self.service, scope["method"], route).observe(
-                time.perf_counter() - started)
+            metrics.HTTP_LATENCY.labels(self.service, scope["method"], route).observe(elapsed)
+            _log_request(scope, route, status, elapsed)
+            context.service.reset(service_token)
             context.correlation_id.reset(token)
 
     def _is_json(self, scope: Scope) -> bool:
@@ -104,3 +111,18 @@ class RequestContextMiddleware:
                     raise TooLarge(f"JSON bodies are limited to {limit} bytes")
             return message
         return limited
+
+
+def _log_request(scope: Scope, route: str, status: int, elapsed: float) -> None:
+    """One line per request: the route template (never the path with its ids), the caller's id
+    and role (never a token or an e-mail), and at the gateway the instance that answered."""
+    level = logging.DEBUG if scope["path"].startswith(QUIET_PATHS) else logging.INFO
+    if not access_log.isEnabledFor(level):
+        return
+    state = scope.get("state") or {}
+    principal = state.get("principal")
+    access_log.log(level, "%s %s %d", scope["method"], route, status, extra={
+        "method": scope["method"], "route": route, "status": status, "duration_ms": round(elapsed * 1000, 2),
+        "caller_id": str(principal.id) if principal is not None else None,
+        "caller_role": principal.role if principal is not None else None,
+        "upstream": state.get("upstream")})

@@ -25,9 +25,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared import context, metrics
+from shared import context, metrics, tracing
 from shared.db import UnitOfWork
-from shared.events import Event, utcnow
+from shared.events import Event, log_fields, utcnow
 from shared.sql import MessagingBase, insert_ignoring
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,7 @@ class Consumer:
         await future
 
     async def _write_all(self) -> None:
+        context.service.set(self.service)
         while self._waiting:
             batch, self._waiting = self._waiting[:self._max_batch], self._waiting[self._max_batch:]
             try:
@@ -152,15 +153,23 @@ class Consumer:
                 return
             event, future = batch[0]
             metrics.EVENTS_FAILED.labels(self.service, event.type).inc()
-            log.exception("handler failed for %s %s", event.type, event.id)
+            log.exception("handling %s %s failed", event.type, event.id, extra={
+                **log_fields(event), "consumer": self.service, "outcome": "failed",
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
             if not future.done():
                 future.set_exception(exc)
             return
         elapsed = time.perf_counter() - started
         metrics.CONSUMER_BATCH_SIZE.labels(self.service).observe(len(batch))
+        logging_info = log.isEnabledFor(logging.INFO)
         for (event, future), new in zip(batch, fresh):
-            metrics.EVENTS_CONSUMED.labels(self.service, event.type, "processed" if new else "duplicate").inc()
+            outcome = "processed" if new else "duplicate"
+            metrics.EVENTS_CONSUMED.labels(self.service, event.type, outcome).inc()
             metrics.HANDLER_LATENCY.labels(self.service, event.type).observe(elapsed)
+            if logging_info:
+                log.info("%s %s %s", outcome, event.type, event.id, extra={
+                    **log_fields(event), "consumer": self.service, "outcome": outcome,
+                    "duration_ms": round(elapsed * 1000, 2), "batch": len(batch)})
             if not future.done():
                 future.set_result(None)
 
@@ -168,27 +177,28 @@ class Consumer:
         """One transaction: claim every (event, handler) pair, run the handlers of the pairs claimed
         now (per-event handlers in arrival order, then each batch handler once), commit.
         For each event, whether it had new work (False for a duplicate, even within the batch)."""
-        async with self._uow_factory() as uow:
-            claimed = await claim(uow.session, [(event.id, name) for event in events
-                                                for name in self._handlers.names(event.type)])
-            fresh: list[bool] = []
-            batches: dict[BatchHandler, list[Event]] = {}
-            for event in events:
-                new = False
-                for fn in self._handlers.by_type.get(event.type, ()):
-                    if _take(claimed, event, fn):
-                        new = True
-                        context.enter(event)
-                        await fn(uow, event)
-                for fn in self._handlers.batch_by_type.get(event.type, ()):
-                    if _take(claimed, event, fn):
-                        new = True
-                        batches.setdefault(fn, []).append(event)
-                fresh.append(new)
-            for fn, batch in batches.items():
-                context.enter(batch[0])
-                await fn(uow, batch)
-            await uow.commit()
+        with tracing.consuming(self.service, f"{self.service}.events", events):
+            async with self._uow_factory() as uow:
+                claimed = await claim(uow.session, [(event.id, name) for event in events
+                                                    for name in self._handlers.names(event.type)])
+                fresh: list[bool] = []
+                batches: dict[BatchHandler, list[Event]] = {}
+                for event in events:
+                    new = False
+                    for fn in self._handlers.by_type.get(event.type, ()):
+                        if _take(claimed, event, fn):
+                            new = True
+                            context.enter(event)
+                            await fn(uow, event)
+                    for fn in self._handlers.batch_by_type.get(event.type, ()):
+                        if _take(claimed, event, fn):
+                            new = True
+                            batches.setdefault(fn, []).append(event)
+                    fresh.append(new)
+                for fn, batch in batches.items():
+                    context.enter(batch[0])
+                    await fn(uow, batch)
+                await uow.commit()
         return fresh
 
 

@@ -12,9 +12,9 @@ from sqlalchemy import BigInteger, DateTime, Integer, String, Uuid, bindparam, d
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared import metrics
+from shared import context, metrics, tracing
 from shared.bus import EventBus
-from shared.events import Event, utcnow
+from shared.events import EXCHANGE, Event, log_fields, utcnow
 from shared.sql import JSONType, MessagingBase, one_of
 
 log = logging.getLogger(__name__)
@@ -82,14 +82,20 @@ class OutboxRelay:
             rows = (await connection.execute(UNPUBLISHED, {"limit": self._batch_size})).all()
             if not rows:
                 return 0
-            await self._bus.publish_envelopes([row.body for row in rows])
+            with tracing.publishing(self._service, [row.body for row in rows], EXCHANGE) as envelopes:
+                await self._bus.publish_envelopes(envelopes)
             await connection.execute(_mark_published(connection.dialect.name),
                                      {"ids": [row.id for row in rows], "now": utcnow()})
         for row in rows:
             metrics.EVENTS_PUBLISHED.labels(self._service, row.type).inc()
+        if log.isEnabledFor(logging.INFO):
+            for row in rows:
+                log.info("published %s %s", row.type, row.body["id"],
+                         extra={**log_fields(row.body), "service": self._service})
         return len(rows)
 
     async def run(self) -> None:
+        context.service.set(self._service)
         while True:
             # cleared before the query: a commit from here on wakes the next round, so a
             # notification that arrives while this round runs is never lost

@@ -13,8 +13,8 @@ import aiormq
 import orjson
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustChannel, AbstractRobustConnection
 
-from shared import metrics
-from shared.bus import DeadLetter, Handler, decide_failure
+from shared import metrics, tracing
+from shared.bus import DeadLetter, Handler, decide_failure, log_failure
 from shared.events import DEAD_LETTER_EXCHANGE, EXCHANGE, Event
 
 log = logging.getLogger(__name__)
@@ -127,11 +127,11 @@ class RabbitBus:
             raise
         except Exception as exc:  # boundary: the consumer loop
             reason = decide_failure(exc, attempt, self.max_attempts)
+            log_failure(queue, message.body, message.routing_key or "", attempt, reason, exc)
             if reason is None:
                 await asyncio.sleep(self._retry_delay * attempt)
                 await message.nack(requeue=True)
                 return
-            log.error("parking message %s on %s: %s", message.message_id, queue, reason)
             await dlx.publish(_parked(message, reason, attempt), routing_key=queue)
             metrics.EVENTS_DEAD_LETTERED.labels(queue.split(".")[0], message.type or "").inc()
         await message.ack()
@@ -221,7 +221,8 @@ def _properties(envelope: dict[str, Any]) -> aiormq.spec.Basic.Properties:
         content_type="application/json",
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT.value,
         timestamp=datetime.fromisoformat(envelope["occurred_at"]),
-        headers={"causation_id": envelope.get("causation_id")},
+        headers={"causation_id": envelope.get("causation_id"),
+                 **{key: envelope[key] for key in tracing.FIELDS if envelope.get(key)}},
     )
 
 

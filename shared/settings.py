@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
     log_level: str = "INFO"
     log_json: bool = True
+    # Traces, under OpenTelemetry's own variable names (docs/observability.md); off by default
+    otel_traces_exporter: Literal["none", "otlp", "console"] = "none"
+    otel_exporter_otlp_endpoint: str = "http://127.0.0.1:4318"
+    otel_service_name: str | None = None
 
     database_url: str | None = None
     postgres_host: str = "127.0.0.1"
