@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -153,24 +154,23 @@ class RabbitBus:
 
         A replayed message keeps its routing key and its own headers: it goes through the
         `REPLAY_EXCHANGE` headers exchange, where `queue` alone is bound for it (so no other
-        service gets it again). Messages parked while this runs (a replayed one that fails
-        again included) stay parked: only the count found at the start is taken, from the head.
-        `run` tags the replayed messages (`REPLAY_RUN_HEADER`), so that those parked again can be
-        counted with `parked_again`."""
+        service gets it again). Every replayed message is tagged with this replay's `run`
+        (`REPLAY_RUN_HEADER`): one that fails again and comes back to the head of the queue while
+        this runs stops it and stays parked, so the replay ends and never takes a message twice;
+        `parked_again` counts them."""
         await self.start()
         assert self._connection is not None
+        run = run or uuid.uuid4().hex
         count = 0
         async with self._connection.channel(publisher_confirms=True) as channel:
             if (parked := await _parking_of(channel, queue)) is None:
                 return count
-            parked = await channel.declare_queue(f"{queue}.dlq", passive=True)
-            waiting = parked.declaration_result.message_count or 0
             replay = await channel.declare_exchange(REPLAY_EXCHANGE, aio_pika.ExchangeType.HEADERS, durable=True)
             target = await channel.declare_queue(queue, passive=True)
             await target.bind(replay, arguments={"x-match": "all", REPLAY_QUEUE_HEADER: queue})
-            for _ in range(waiting):
-                message = await parked.get(no_ack=False, fail=False)
-                if message is None:
+            while (message := await parked.get(no_ack=False, fail=False)) is not None:
+                if (message.headers or {}).get(REPLAY_RUN_HEADER) == run:
+                    await message.nack(requeue=True)    # replayed by this run and parked again
                     break
                 letter = _dead_letter(message)
                 await replay.publish(_replayed(message, queue, run), routing_key=letter.routing_key)
