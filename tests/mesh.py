@@ -118,6 +118,20 @@ class Process:
         return f"--- {self.name} :{self.port} ({self.log}) ---\n" + "\n".join(text)
 
 
+def _forget_failed_logins(redis_url: str) -> None:
+    """Every mesh starts with no failed login counted: on loopback every client has the same
+    address, so a test that fails logins on purpose would lock the next mesh's logins out."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        stale = list(client.scan_iter("user:login-failures:*"))
+        if stale:
+            client.delete(*stale)
+    finally:
+        client.close()
+
+
 class Mesh:
     def __init__(self, servers: Any, *, keys: Any = None, env: dict[str, str] | None = None,
                  database_url: Callable[[str], str] | None = None, workdir: Path | None = None) -> None:
@@ -129,6 +143,7 @@ class Mesh:
         self.instances: dict[str, list[Process]] = {}
         self.gateways: list[Process] = []
         self._jwks: ThreadingHTTPServer | None = self._serve_jwks(keys) if keys is not None else None
+        _forget_failed_logins(servers.redis_url)
         _live.append(self)
 
     # --- starting ----------------------------------------------------------------------

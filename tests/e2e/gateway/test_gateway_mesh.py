@@ -51,18 +51,18 @@ async def test_a_stopped_upstream_opens_the_breaker_everywhere_until_one_success
 
         async def other_refuses():
             return (await other.get("/api/v1/materials", headers=admin)).status_code == 503
-        await eventually(other_refuses, timeout=8)
+        await eventually(other_refuses, timeout=8, interval=0.5)   # gently: the rate limit counts too
         async with httpx.AsyncClient(base_url=material.url, trust_env=False) as direct:
             untouched = (await direct.get("/_stats")).json()["requests"]
 
         async def trial_passes():               # refused until the recovery timeout, then the trial
             return (await gw.get("/api/v1/materials", headers=admin)).status_code == 200
-        await eventually(trial_passes, timeout=30)
+        await eventually(trial_passes, timeout=30, interval=0.5)
         after = (await gw.get("/gateway/services", headers=admin)).json()["material"]["breaker"]
 
         async def other_closed():
             return (await other.get("/api/v1/materials", headers=admin)).status_code == 200
-        await eventually(other_closed, timeout=3)
+        await eventually(other_closed, timeout=3, interval=0.5)
     assert [f.status_code for f in failures] == [502] * 5
     assert refused.status_code == 503 and int(refused.headers["retry-after"]) >= 1
     assert refused.headers["content-type"] == "application/problem+json"
