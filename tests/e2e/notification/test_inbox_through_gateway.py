@@ -38,8 +38,10 @@ async def test_a_student_reads_marks_and_tunes_their_notifications_through_the_g
     inbox = await client.get("/api/v1/notifications", headers=student.headers)
     assert inbox.status_code == 200, inbox.text
     items = inbox.json()["items"]
-    # the completed lesson also earned the student «Первый шаг» in the student service
-    assert sorted(i["kind"] for i in items) == ["achievement_earned", "lesson_cancelled", "lesson_completed"]
+    # the completed lesson also earned the student «Первый шаг» in the student service, and the
+    # link to the teacher was told to the student
+    assert sorted(i["kind"] for i in items) == [
+        "achievement_earned", "lesson_cancelled", "lesson_completed", "link_created"]
     assert all(not i["read"] for i in items)
     completed = next(i for i in items if i["kind"] == "lesson_completed")
 
@@ -52,9 +54,10 @@ async def test_a_student_reads_marks_and_tunes_their_notifications_through_the_g
     read = await client.post(f"/api/v1/notifications/{completed['id']}/read", headers=student.headers)
     assert read.status_code == 200 and read.json()["read"] is True
     unread = await client.get("/api/v1/notifications", params={"unread": "true"}, headers=student.headers)
-    assert sorted(i["kind"] for i in unread.json()["items"]) == ["achievement_earned", "lesson_cancelled"]
+    assert sorted(i["kind"] for i in unread.json()["items"]) == ["achievement_earned", "lesson_cancelled",
+                                                                 "link_created"]
     marked = await client.post("/api/v1/notifications/read-all", headers=student.headers)
-    assert marked.json() == {"marked": 2}
+    assert marked.json() == {"marked": 3}
 
     body = {"channels": {"lesson_reminder": {"email": False}}, "quiet_hours": {"start": "22:00", "end": "08:00"}}
     saved = await client.put("/api/v1/notifications/preferences", headers=student.headers, json=body)

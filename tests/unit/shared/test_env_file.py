@@ -39,7 +39,7 @@ def test_the_example_copied_as_it_is_is_read_by_every_process(in_dir_with_env):
         cls()                                   # no process refuses it
     assert GatewaySettings().cors_origins == ["http://localhost:3000"]
     from services.user.settings import UserSettings
-    assert UserSettings().trusted_proxies == ["127.0.0.1", "::1"]
+    assert UserSettings().trusted_proxies == []   # no proxy believed unless configured
     from services.notification.settings import NotificationSettings
     assert NotificationSettings().smtp_from == "RepitBot <noreply@repitbot.local>"
     assert NotificationSettings().reminder_offsets_minutes == [1440, 60]
