@@ -75,7 +75,8 @@ async def get_leaderboard(user: CurrentUser, uow: UowDep, deps: DepsDep, page: P
                           scope: Literal["global", "teacher"] = "global",
                           teacher_id: uuid.UUID | None = None) -> LeaderboardPublic:
     """Students ranked by XP in the current ISO week, month (platform time zone) or all time;
-    `scope=teacher` ranks a teacher's linked students (the caller's, or a student's teacher)."""
+    `scope=teacher` ranks a teacher's linked students (the caller's, or a student's teacher);
+    an admin or a parent names the teacher with `teacher_id` (422 without it)."""
     return await service.leaderboard(uow, deps.game, user, period=period, scope=scope, teacher_id=teacher_id,
                                      page=page)
 
