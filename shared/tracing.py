@@ -36,7 +36,7 @@ _providers: dict[str, TracerProvider] = {}
 _processors: list[SpanProcessor] = []
 _single_service: str | None = None
 _service_name: str | None = None
-_consuming: ContextVar[Mapping[uuid.UUID, Span]] = ContextVar("consuming", default={})
+_consuming: ContextVar[Mapping[uuid.UUID, Span] | None] = ContextVar("consuming", default=None)
 
 
 def configure(settings: Any, *, single_service: str | None = None) -> None:
@@ -224,7 +224,7 @@ def enter_event(event_id: uuid.UUID) -> None:
     """Make the consumer span of this event the current one (what its handler does is under it)."""
     if not enabled:
         return
-    span = _consuming.get().get(event_id)
+    span = (_consuming.get() or {}).get(event_id)
     if span is not None:
         otel_context.attach(trace.set_span_in_context(span))
 

@@ -2,6 +2,7 @@
 exports its spans over OTLP/HTTP (here to a collector on loopback that keeps what it is sent)."""
 import threading
 from dataclasses import dataclass
+from typing import ClassVar
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -26,7 +27,7 @@ class Span:
 
 
 class Collector(BaseHTTPRequestHandler):
-    spans: list[Span] = []
+    spans: ClassVar[list[Span]] = []
 
     def do_POST(self) -> None:  # noqa: N802 (the http.server's naming)
         request = ExportTraceServiceRequest.FromString(self.rfile.read(int(self.headers["Content-Length"])))
