@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.user import api, service
+from services.user import api, directory, service
 from services.user.keys import KeyMaterial, Keyring, Tokens
 from services.user.models import UserBase
 from services.user.settings import UserSettings
@@ -53,7 +53,7 @@ SPEC = ServiceSpec(
     metadata=UserBase.metadata,
     versions_dir=Path(__file__).parent / "migrations" / "versions",
     settings_class=UserSettings,
-    routers=api.routers,
+    routers=[*api.routers, directory.router],
     on_startup=[_ensure_signing_key],
     background=[_purge_expired],
     key_source=_keyring,
