@@ -16,6 +16,7 @@ from shared.app import UowDep, get_settings
 from shared.auth import CurrentUser, current_principal, require_roles
 from shared.db import UnitOfWork
 from shared.pagination import Page, PageParams, page_params
+from shared.people import DirectoryDep
 
 router = APIRouter(prefix="/api/v1/lessons", tags=["lessons"])
 SettingsDep = Annotated[LessonSettings, Depends(get_settings)]
@@ -70,11 +71,14 @@ async def _feed_owner(request: Request, uow: UnitOfWork, token: str | None) -> c
              dependencies=[TEACHER_OR_ADMIN], responses={
                  409: {"description": "The time overlaps a lesson of the teacher or the student "
                                       "(`errors` lists every clashing occurrence; nothing was booked)"},
-                 422: {"description": "Invalid input, a start in the past, or a student not linked"}})
-async def schedule_lesson(data: LessonCreate, user: CurrentUser, uow: UowDep,
+                 422: {"description": "Invalid input, a start in the past, or a student not linked"},
+                 503: {"description": "The link is not known here yet and the user service cannot "
+                                      "confirm it now (`Retry-After`)"}})
+async def schedule_lesson(data: LessonCreate, user: CurrentUser, uow: UowDep, directory: DirectoryDep,
                           idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
                           ) -> LessonPublic | LessonSeriesPublic:
-    lessons = await service.schedule_lessons(uow, user, data, idempotency_key=idempotency_key)
+    lessons = await service.schedule_lessons(uow, user, data, directory=directory,
+                                             idempotency_key=idempotency_key)
     if data.recurrence is None:
         return LessonPublic.of(lessons[0])
     return LessonSeriesPublic(series_id=lessons[0].series_id, items=[LessonPublic.of(x) for x in lessons])

@@ -7,6 +7,7 @@ from services.lesson.handlers import handlers
 from services.lesson.models import LessonBase
 from services.lesson.settings import LessonSettings
 from shared.app import ServiceSpec, create_service_app
+from shared.people import close_directory
 from shared.runtime import Runtime
 
 SPEC = ServiceSpec(
@@ -16,6 +17,7 @@ SPEC = ServiceSpec(
     settings_class=LessonSettings,
     routers=[api.router],
     handlers=handlers,
+    background=[close_directory],
 )
 
 

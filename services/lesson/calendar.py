@@ -20,7 +20,7 @@ from services.lesson import roster
 from services.lesson.domain import LessonStatus
 from services.lesson.models import CalendarFeed, Lesson
 from services.lesson.service import lessons_since
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, insert_for
 from shared.errors import NotFound
 from shared.events import utcnow
 
@@ -41,7 +41,7 @@ async def issue_feed(uow: UnitOfWork, owner: FeedOwner, base_url: str) -> str:
     """A new feed URL for the user; any earlier URL stops working."""
     token = secrets.token_urlsafe(32)
     async with uow:
-        stmt = roster.insert_for(uow.session, CalendarFeed).values(
+        stmt = insert_for(uow.session, CalendarFeed).values(
             user_id=owner.user_id, role=owner.role, token_hash=_hash(token), created_at=utcnow())
         await uow.session.execute(stmt.on_conflict_do_update(
             index_elements=["user_id"], set_={"role": stmt.excluded.role, "token_hash": stmt.excluded.token_hash,
@@ -71,7 +71,7 @@ async def render_feed(uow: UnitOfWork, owner: FeedOwner, *, past_days: int, limi
     async with uow:
         lessons = await lessons_since(uow.session, owner.user_id, owner.role, now - timedelta(days=past_days),
                                       limit)
-        names = await roster.names_of(uow.session, {p for l in lessons for p in (l.teacher_id, l.student_id)})
+        names = await roster.people.names_of(uow.session, {p for l in lessons for p in (l.teacher_id, l.student_id)})
         await uow.commit()  # a read; ending with a rollback would expire the rows
     return to_ical(lessons, names, viewer_id=owner.user_id, now=now)
 

@@ -1,33 +1,8 @@
 """Event handlers: keep the read model of users and links (`user.*` events) up to date."""
 from __future__ import annotations
 
-from services.lesson import roster
-from shared.db import UnitOfWork
-from shared.events import Event, ParentLinked, TeacherLinked, UserCreated, UserUpdated
+from services.lesson.roster import people
 from shared.inbox import Handlers
 
 handlers = Handlers()
-
-
-@handlers.on("user.created")
-async def on_user_created(uow: UnitOfWork, event: Event) -> None:
-    user = UserCreated.model_validate(event.payload)
-    await roster.record_user(uow.session, user.user_id, user.model_dump(), overwrite=False)
-
-
-@handlers.on("user.updated")
-async def on_user_updated(uow: UnitOfWork, event: Event) -> None:
-    update = UserUpdated.model_validate(event.payload)
-    await roster.record_user(uow.session, update.user_id, update.changed, overwrite=True)
-
-
-@handlers.on("user.teacher_linked")
-async def on_teacher_linked(uow: UnitOfWork, event: Event) -> None:
-    link = TeacherLinked.model_validate(event.payload)
-    await roster.link_teacher(uow.session, link.teacher_id, link.student_id)
-
-
-@handlers.on("user.parent_linked")
-async def on_parent_linked(uow: UnitOfWork, event: Event) -> None:
-    link = ParentLinked.model_validate(event.payload)
-    await roster.link_parent(uow.session, link.parent_id, link.student_id)
+people.subscribe(handlers, owner=__name__)
