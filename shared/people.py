@@ -207,13 +207,19 @@ class People:
 
     async def link_teacher(self, session: AsyncSession, teacher_id: uuid.UUID, student_id: uuid.UUID, *,
                            linked_at: datetime | None = None) -> None:
-        await session.execute(insert_for(session, self.teacher_links).values(
-            teacher_id=teacher_id, student_id=student_id, linked_at=linked_at or utcnow()).on_conflict_do_nothing())
+        await self._link(session, "teacher", teacher_id, student_id, linked_at)
 
     async def link_parent(self, session: AsyncSession, parent_id: uuid.UUID, student_id: uuid.UUID, *,
                           linked_at: datetime | None = None) -> None:
-        await session.execute(insert_for(session, self.parent_links).values(
-            parent_id=parent_id, student_id=student_id, linked_at=linked_at or utcnow()).on_conflict_do_nothing())
+        await self._link(session, "parent", parent_id, student_id, linked_at)
+
+    async def _link(self, session: AsyncSession, kind: LinkKind, other_id: uuid.UUID, student_id: uuid.UUID,
+                    linked_at: datetime | None) -> None:
+        row = {f"{kind}_id": other_id, "student_id": student_id, "linked_at": linked_at or utcnow()}
+        await session.execute(insert_for(session, self._table(kind)).values(row).on_conflict_do_nothing())
+
+    def _table(self, kind: LinkKind) -> Any:
+        return self.teacher_links if kind == "teacher" else self.parent_links
 
     # questions
     async def user(self, session: AsyncSession, user_id: uuid.UUID) -> Any:
@@ -226,24 +232,23 @@ class People:
         return await session.get(self.parent_links, (parent_id, student_id)) is not None
 
     async def teachers_of(self, session: AsyncSession, student_id: uuid.UUID) -> list[uuid.UUID]:
-        links = self.teacher_links
-        return list(await session.scalars(select(links.teacher_id).where(links.student_id == student_id)
-                                          .order_by(links.linked_at, links.teacher_id)))
+        return await self._related(session, "teacher", "student_id", student_id, "teacher_id")
 
     async def students_of(self, session: AsyncSession, teacher_id: uuid.UUID) -> list[uuid.UUID]:
-        links = self.teacher_links
-        return list(await session.scalars(select(links.student_id).where(links.teacher_id == teacher_id)
-                                          .order_by(links.linked_at, links.student_id)))
+        return await self._related(session, "teacher", "teacher_id", teacher_id, "student_id")
 
     async def parents_of(self, session: AsyncSession, student_id: uuid.UUID) -> list[uuid.UUID]:
-        links = self.parent_links
-        return list(await session.scalars(select(links.parent_id).where(links.student_id == student_id)
-                                          .order_by(links.linked_at, links.parent_id)))
+        return await self._related(session, "parent", "student_id", student_id, "parent_id")
 
     async def children_of(self, session: AsyncSession, parent_id: uuid.UUID) -> list[uuid.UUID]:
-        links = self.parent_links
-        return list(await session.scalars(select(links.student_id).where(links.parent_id == parent_id)
-                                          .order_by(links.linked_at, links.student_id)))
+        return await self._related(session, "parent", "parent_id", parent_id, "student_id")
+
+    async def _related(self, session: AsyncSession, kind: LinkKind, by: str, user_id: uuid.UUID,
+                       wanted: str) -> list[uuid.UUID]:
+        """The `wanted` side of the links whose `by` side is `user_id`, oldest link first."""
+        columns = self._table(kind).__table__.c
+        return list(await session.scalars(select(columns[wanted]).where(columns[by] == user_id)
+                                          .order_by(columns.linked_at, columns[wanted])))
 
     async def names_of(self, session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
         """The full names known among `user_ids` (the others are missing from the result)."""
@@ -268,21 +273,20 @@ class People:
                               student_id: uuid.UUID) -> bool:
         """Is the student linked to the teacher: known here, or confirmed by the user service (and
         stored). `PeopleUnavailable` (503) when the user service cannot say."""
-        if await self.is_teacher_of(session, teacher_id, student_id):
-            return True
-        answer = await directory.link("teacher", teacher_id, student_id)
-        if answer.linked:
-            await self.link_teacher(session, teacher_id, student_id, linked_at=answer.linked_at)
-        return answer.linked
+        return await self._confirm(session, directory, "teacher", teacher_id, student_id)
 
     async def confirm_parent(self, session: AsyncSession, directory: Directory, parent_id: uuid.UUID,
                              student_id: uuid.UUID) -> bool:
         """As `confirm_teacher`, for a parent."""
-        if await self.is_parent_of(session, parent_id, student_id):
+        return await self._confirm(session, directory, "parent", parent_id, student_id)
+
+    async def _confirm(self, session: AsyncSession, directory: Directory, kind: LinkKind, other_id: uuid.UUID,
+                       student_id: uuid.UUID) -> bool:
+        if await session.get(self._table(kind), (other_id, student_id)) is not None:
             return True
-        answer = await directory.link("parent", parent_id, student_id)
+        answer = await directory.link(kind, other_id, student_id)
         if answer.linked:
-            await self.link_parent(session, parent_id, student_id, linked_at=answer.linked_at)
+            await self._link(session, kind, other_id, student_id, answer.linked_at)
         return answer.linked
 
     # event handlers
