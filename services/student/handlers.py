@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.student import people, service
 from services.student.validation import FACT_TYPES
 from shared.db import UnitOfWork
-from shared.events import Event, MaterialUploaded, ParentLinked, TeacherLinked, UserCreated, UserUpdated
+from shared.events import Event, MaterialUploaded, UserCreated, UserUpdated
 from shared.inbox import Handlers
 
 
@@ -17,35 +17,24 @@ def student_handlers(game: service.Gamification) -> Handlers:
         """Lesson, homework, material, payment and dictionary events, all of a batch at once."""
         await service.record_facts(uow, game, events)
 
-    handlers.on("user.created")(on_user_created)
-    handlers.on("user.updated")(on_user_updated)
-    handlers.on("user.teacher_linked")(on_teacher_linked)
-    handlers.on("user.parent_linked")(on_parent_linked)
+    people.roster.subscribe(handlers, owner=__name__)
+    handlers.on("user.created")(on_user_created_zone)
+    handlers.on("user.updated")(on_user_updated_zone)
     handlers.on("material.uploaded")(on_material_uploaded)
     return handlers
 
 
-async def on_user_created(uow: UnitOfWork, event: Event) -> None:
+async def on_user_created_zone(uow: UnitOfWork, event: Event) -> None:
+    """The zone given at registration, in the zone history (the rest is the shared read model's)."""
     user = UserCreated.model_validate(event.payload)
-    await people.record_user(uow.session, user.user_id, user.model_dump(), overwrite=False)
     await people.record_timezone(uow.session, user.user_id, user.timezone, people.SINCE_ALWAYS)
 
 
-async def on_user_updated(uow: UnitOfWork, event: Event) -> None:
+async def on_user_updated_zone(uow: UnitOfWork, event: Event) -> None:
+    """A new zone, in the history from the moment it was changed."""
     update = UserUpdated.model_validate(event.payload)
-    await people.record_user(uow.session, update.user_id, update.changed, overwrite=True)
     if "timezone" in update.changed:
         await people.record_timezone(uow.session, update.user_id, update.changed["timezone"], event.occurred_at)
-
-
-async def on_teacher_linked(uow: UnitOfWork, event: Event) -> None:
-    link = TeacherLinked.model_validate(event.payload)
-    await people.link_teacher(uow.session, link.teacher_id, link.student_id)
-
-
-async def on_parent_linked(uow: UnitOfWork, event: Event) -> None:
-    link = ParentLinked.model_validate(event.payload)
-    await people.link_parent(uow.session, link.parent_id, link.student_id)
 
 
 async def on_material_uploaded(uow: UnitOfWork, event: Event) -> None:
