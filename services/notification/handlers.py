@@ -5,6 +5,7 @@ the dispatcher sends. The unit of work is the service's own (`NotificationUow`).
 from __future__ import annotations
 
 from services.notification import notices, readmodel, reminders
+from services.notification.readmodel import people
 from services.notification.unit_of_work import NotificationUow
 from shared.events import Event
 from shared.inbox import Handlers
@@ -13,27 +14,7 @@ handlers = Handlers()
 
 
 # --- read model -----------------------------------------------------------------------------
-@handlers.on("user.created")
-async def on_user_created(uow: NotificationUow, event: Event) -> None:
-    await readmodel.record_user(uow.session, event.data())
-
-
-@handlers.on("user.updated")
-async def on_user_updated(uow: NotificationUow, event: Event) -> None:
-    p = event.data()
-    await readmodel.update_user(uow.session, p.user_id, p.changed)
-
-
-@handlers.on("user.teacher_linked")
-async def on_teacher_linked(uow: NotificationUow, event: Event) -> None:
-    p = event.data()
-    await readmodel.link(uow.session, p.student_id, p.teacher_id, "teacher")
-
-
-@handlers.on("user.parent_linked")
-async def on_parent_linked(uow: NotificationUow, event: Event) -> None:
-    p = event.data()
-    await readmodel.link(uow.session, p.student_id, p.parent_id, "parent")
+people.subscribe(handlers, owner=__name__)
 
 
 @handlers.on("user.telegram_linked")

@@ -6,7 +6,8 @@ from shared.events import (
     LessonCancelled, LessonCompleted, LessonRescheduled, MaterialUploaded, PaymentCompleted,
     PaymentRefunded, StudentLevelUp,
 )
-from services.notification import readmodel as people
+from services.notification import readmodel
+from services.notification.readmodel import people
 from services.notification.domain import is_low_balance_alert
 from services.notification.models import Lesson
 from services.notification.service import notify
@@ -44,21 +45,21 @@ async def lesson_rescheduled(uow: NotificationUow, event: Event, p: LessonResche
 
 
 async def homework_assigned(uow: NotificationUow, event: Event, p: HomeworkAssigned) -> None:
-    await people.remember_homework(uow.session, p.homework_id, p.title)
+    await readmodel.remember_homework(uow.session, p.homework_id, p.title)
     data = {"homework_id": p.homework_id, "title": p.title, "due_at": p.due_at,
             "teacher_name": await people.name_of(uow.session, p.teacher_id)}
     await notify(uow, "homework_assigned", [p.student_id], data, key=str(event.id))
 
 
 async def homework_submitted(uow: NotificationUow, event: Event, p: HomeworkSubmitted) -> None:
-    data = {"homework_id": p.homework_id, "title": await people.homework_title(uow.session, p.homework_id),
+    data = {"homework_id": p.homework_id, "title": await readmodel.homework_title(uow.session, p.homework_id),
             "student_name": await people.name_of(uow.session, p.student_id),
             "submitted_at": p.submitted_at, "on_time": p.on_time}
     await notify(uow, "homework_submitted", [p.teacher_id], data, key=str(event.id))
 
 
 async def homework_graded(uow: NotificationUow, event: Event, p: HomeworkGraded) -> None:
-    data = {"homework_id": p.homework_id, "title": await people.homework_title(uow.session, p.homework_id),
+    data = {"homework_id": p.homework_id, "title": await readmodel.homework_title(uow.session, p.homework_id),
             "score": p.score, "max_score": p.max_score, "feedback": (p.model_extra or {}).get("feedback")}
     await notify(uow, "homework_graded", [p.student_id], data, key=str(event.id))
 
@@ -72,17 +73,17 @@ async def payment_completed(uow: NotificationUow, event: Event, p: PaymentComple
 async def payment_refunded(uow: NotificationUow, event: Event, p: PaymentRefunded) -> None:
     data = {"amount": p.amount, "currency": p.currency, "student_id": p.student_id,
             "student_name": await people.name_of(uow.session, p.student_id)}
-    await notify(uow, "payment_refunded", await people.payers_of(uow.session, p.student_id), data,
+    await notify(uow, "payment_refunded", await readmodel.payers_of(uow.session, p.student_id), data,
                  key=str(event.id))
 
 
 async def balance_updated(uow: NotificationUow, event: Event, p: BalanceUpdated) -> None:
     """Low balance: the payer and the student's teachers, when it went down under the threshold."""
     threshold = uow.deps.settings.low_balance_threshold
-    previous = await people.swap_balance(uow.session, p.student_id, p.balance)
+    previous = await readmodel.swap_balance(uow.session, p.student_id, p.balance)
     if not is_low_balance_alert(p.balance, previous, threshold):
         return
-    told = [*await people.payers_of(uow.session, p.student_id),
+    told = [*await readmodel.payers_of(uow.session, p.student_id),
             *await people.teachers_of(uow.session, p.student_id)]
     data = {"balance": p.balance, "currency": p.currency, "threshold": threshold, "student_id": p.student_id,
             "student_name": await people.name_of(uow.session, p.student_id)}
