@@ -127,7 +127,7 @@ class Directory:
             response = await self._http().get(link_path(kind, other_id, student_id))
             response.raise_for_status()
             answer = LinkAnswer.model_validate_json(response.content)
-        except (httpx.HTTPError, ValueError) as exc:
+        except Exception as exc:  # boundary: whatever went wrong there, the link cannot be confirmed
             LOOKUPS.labels(self.service, kind, "unavailable").inc()
             log.warning("the user service did not answer about a %s link: %r", kind, exc)
             raise PeopleUnavailable("The user service cannot confirm the link right now; retry shortly") from exc
