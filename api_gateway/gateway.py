@@ -13,9 +13,8 @@ from api_gateway.balancer import InstancePool
 from api_gateway.breakers import BreakerRegistry
 from api_gateway.health import HealthAggregator
 from api_gateway.openapi import OpenAPIMerger
-from api_gateway.proxy import Upstream
 from api_gateway.settings import GatewaySettings
-from api_gateway.upstream import AsgiTransport, HttpTransport, Timeouts, Transport
+from api_gateway.upstream import AsgiTransport, HttpTransport, Timeouts, Transport, Upstream
 from shared.auth import JWKSClient, RedisRevocationList, TokenVerifier
 from shared.runtime import Runtime, make_runtime
 from shared.settings import SERVICE_NAMES

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from api_gateway.balancer import Instance
+from api_gateway.upstream import Upstream
 from shared import context
-
-if TYPE_CHECKING:
-    from api_gateway.proxy import Upstream
 
 
 class HealthAggregator:

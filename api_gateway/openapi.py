@@ -14,12 +14,10 @@ import json
 import logging
 import time
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from api_gateway import routes
-
-if TYPE_CHECKING:
-    from api_gateway.proxy import Upstream
+from api_gateway.upstream import Upstream
 
 log = logging.getLogger(__name__)
 GATEWAY = "gateway"

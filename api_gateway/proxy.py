@@ -10,10 +10,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from prometheus_client import Gauge
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound, request_response
@@ -21,18 +19,16 @@ from starlette.types import Message, Receive, Scope, Send
 
 from api_gateway import routes
 from api_gateway.auth import AUTH_REJECTIONS, token_of
-from api_gateway.balancer import InstancePool
 from api_gateway.breakers import BreakerOpen, Permit
-from api_gateway.metrics import (UPSTREAM_ERRORS, UPSTREAM_IN_FLIGHT, UPSTREAM_LATENCY, UPSTREAM_REQUESTS,
-                                 UPSTREAM_RETRIES)
-from api_gateway.upstream import (IDEMPOTENT, Body, ConnectFailed, Headers, Transport, UpstreamBroken,
-                                  UpstreamError, UpstreamResponse, UpstreamTimeout)
+from api_gateway.gateway import Gateway
+from api_gateway.metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY, UPSTREAM_REQUESTS, UPSTREAM_RETRIES
+from api_gateway.upstream import (
+    IDEMPOTENT, Body, ConnectFailed, Headers, Upstream, UpstreamBroken, UpstreamError, UpstreamResponse,
+    UpstreamTimeout,
+)
 from shared import context
 from shared.auth import BEARER_CHALLENGE, Principal
 from shared.errors import DomainError, problem
-
-if TYPE_CHECKING:
-    from api_gateway.gateway import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -43,29 +39,6 @@ NOT_FORWARDED = HOP_BY_HOP | {b"host", b"x-forwarded-for", b"x-forwarded-proto",
                               b"x-correlation-id", b"expect"}
 NOT_RETURNED = HOP_BY_HOP | {b"x-correlation-id", b"date", b"server"}
 Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-@dataclass
-class Upstream:
-    """One upstream service: its instances, its connection pool and its concurrency cap."""
-
-    name: str
-    pool: InstancePool
-    transport: Transport
-    max_concurrent: int
-    in_flight: int = field(default=0)
-    _gauge: Gauge = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._gauge = UPSTREAM_IN_FLIGHT.labels(self.name)
-
-    def enter(self) -> None:
-        self.in_flight += 1
-        self._gauge.inc()
-
-    def leave(self) -> None:
-        self.in_flight -= 1
-        self._gauge.dec()
 
 
 class UpstreamStatus(Exception):

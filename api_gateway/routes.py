@@ -1,6 +1,6 @@
 """The routing table: which service answers which path prefix, and which paths are public.
 
-This is the one place that knows it (api.md, "Gateway" and the service sections)."""
+This is the one place that knows it (docs/api.md, "The gateway")."""
 from __future__ import annotations
 
 import re

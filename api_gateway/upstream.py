@@ -14,12 +14,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 import aiohttp
 from multidict import CIMultiDict
+from prometheus_client import Gauge
 from yarl import URL
+
+from api_gateway.balancer import InstancePool
+from api_gateway.metrics import UPSTREAM_IN_FLIGHT
 
 Headers = list[tuple[bytes, bytes]]
 Body = bytes | AsyncIterator[bytes]
@@ -142,7 +147,7 @@ class AsgiTransport:
                    body: Body) -> UpstreamResponse:
         path, _, query = target.partition("?")
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-                 "scheme": "http", "path": _unquote(path), "raw_path": path.encode(),
+                 "scheme": "http", "path": unquote(path), "raw_path": path.encode(),
                  "query_string": query.encode(), "root_path": "", "headers": headers,
                  "server": (base_url.removeprefix("http://"), 80), "client": ("127.0.0.1", 0)}
         exchange = _Exchange(body)
@@ -232,6 +237,25 @@ class _Exchange:
 _LINGERING: set[asyncio.Task[None]] = set()
 
 
-def _unquote(path: str) -> str:
-    from urllib.parse import unquote
-    return unquote(path)
+
+@dataclass
+class Upstream:
+    """One upstream service: its instances, its connection pool and its concurrency cap."""
+
+    name: str
+    pool: InstancePool
+    transport: Transport
+    max_concurrent: int
+    in_flight: int = field(default=0)
+    _gauge: Gauge = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._gauge = UPSTREAM_IN_FLIGHT.labels(self.name)
+
+    def enter(self) -> None:
+        self.in_flight += 1
+        self._gauge.inc()
+
+    def leave(self) -> None:
+        self.in_flight -= 1
+        self._gauge.dec()

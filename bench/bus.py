@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from shared.db import UnitOfWork, make_engine
 from shared.events import Event, UserCreated, make_event
 from shared.inbox import Consumer, Handlers
-from shared.outbox import MessagingBase, OutboxMessage, OutboxRelay
+from shared.outbox import OutboxMessage, OutboxRelay
 from shared.rabbit import RabbitBus
+from shared.sql import MessagingBase
 from tests.servers import start_servers, stop_servers
 
 PREFETCH = 200    # deliveries in flight per consumer, both ways (the batches need room to overlap)

@@ -35,7 +35,7 @@ from services.user.app import create_app as create_user_app
 from services.user.models import User
 from services.user.settings import UserSettings
 from shared.bus import InMemoryBus
-from shared.cache import make_redis
+from shared.redis_factory import make_redis
 from shared.people import Directory
 from shared.runtime import Runtime
 from tests.mesh import free_port
@@ -91,10 +91,10 @@ async def services(user_url: str, lesson_url: str, var: Path, *, over_http: bool
     lesson = create_lesson_app(LessonSettings(database_url=lesson_url, **common), runtimes[1])
     async with user.router.lifespan_context(user), lesson.router.lifespan_context(lesson):
         if not over_http:
-            yield user, lesson, Directory("lesson", "http://user", transport=httpx.ASGITransport(user))
+            yield user, lesson, Directory("lesson", lambda: ("http://user", httpx.ASGITransport(user)))
         else:
             async with served(user) as url:
-                directory = Directory("lesson", url)
+                directory = Directory("lesson", lambda: (url, None))
                 yield user, lesson, directory
                 await directory.aclose()
     for runtime in runtimes:

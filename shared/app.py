@@ -7,11 +7,11 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import MetaData, text
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import health, metrics
 from shared.auth import JWKSClient, KeySource, RedisRevocationList, TokenVerifier
@@ -27,22 +27,41 @@ from shared.settings import Settings
 from shared.storage import LocalStorage
 
 log = logging.getLogger(__name__)
-Hook = Callable[[FastAPI], Awaitable[None]]
+D = TypeVar("D")
 
 
-@dataclass
-class ServiceSpec:
-    """What makes one service: its name, tables, routes, event handlers and hooks."""
+@dataclass(frozen=True)
+class ServiceContext:
+    """What the shared app builds for every service before the service's bootstrap hook runs."""
+
+    name: str
+    settings: Settings
+    runtime: Runtime
+    session_factory: async_sessionmaker[AsyncSession]
+    uow_factory: Callable[[], UnitOfWork]
+    storage: LocalStorage
+    revocations: RedisRevocationList
+
+
+Bootstrap = Callable[[ServiceContext], Awaitable[D]]
+Background = Callable[[ServiceContext, D], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ServiceSpec(Generic[D]):
+    """What makes one service: its name, tables, settings, the bootstrap hook that builds its
+    dependencies (`D`, a dataclass of the service's collaborators) once at start, and what
+    receives them: routes (through `get_deps`), event handlers and background loops."""
 
     name: str
     metadata: MetaData
     versions_dir: Path
+    settings_class: type[Settings]
+    bootstrap: Bootstrap[D]
     routers: list[APIRouter] = field(default_factory=list)
-    handlers: Handlers | None = None
-    on_startup: list[Hook] = field(default_factory=list)      # after the database is ready
-    background: list[Hook] = field(default_factory=list)      # long-running loops, cancelled at exit
-    key_source: Callable[[FastAPI], KeySource] | None = None  # default: the user service's JWKS
-    settings_class: type[Settings] = Settings
+    handlers: Callable[[D], Handlers] | None = None     # the event handlers, built from the deps
+    background: list[Background[D]] = field(default_factory=list)  # long-running loops, cancelled at exit
+    key_source: Callable[[D], KeySource] | None = None  # default: the user service's JWKS
 
     def settings_from(self, common: Settings) -> Settings:
         """This service's settings: the process-wide values of `common`, the rest from the environment."""
@@ -50,7 +69,7 @@ class ServiceSpec:
         return self.settings_class(**values)
 
 
-def create_service_app(spec: ServiceSpec, settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+def create_service_app(spec: ServiceSpec[Any], settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     owns_runtime = runtime is None
     if owns_runtime:
         configure_logging(settings.log_level, json_output=settings.log_json)
@@ -58,39 +77,20 @@ def create_service_app(spec: ServiceSpec, settings: Settings, runtime: Runtime |
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or make_runtime(settings)
-        app.state.runtime = rt
-        url = settings.database_url_for(spec.name)
-        if url.startswith("sqlite"):
-            settings.var_dir.mkdir(parents=True, exist_ok=True)
-        await ensure_database(url)
-        engine = make_engine(url, pool_size=settings.database_pool_size)
-        await upgrade(engine, alembic_config(spec.name, spec.versions_dir, spec.metadata))
-        session_factory = async_sessionmaker(engine, expire_on_commit=False)
-        relay = OutboxRelay(session_factory, rt.bus, service=spec.name)
-        app.state.engine = engine
-        app.state.session_factory = session_factory
-        app.state.relay = relay
-        app.state.uow_factory = lambda: UnitOfWork(session_factory, producer=spec.name, on_commit=relay.notify)
-        app.state.storage = LocalStorage(settings.files_dir() / spec.name)
-        keys = (spec.key_source(app) if spec.key_source else rt.key_source) or JWKSClient(
-            settings.jwks_location(), transport=rt.transports.get("user"))
-        revocations = app.state.revocations = RedisRevocationList(rt.redis)
-        app.state.verifier = TokenVerifier(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-                                           revocations=revocations, cache_size=settings.token_cache_size)
-        app.state.ready_checks = {"database": _database_check(engine), "bus": rt.bus.ping,
-                                  "redis": rt.redis.ping}
+        engine, relay, ctx = await _open(spec, settings, rt)
+        _expose(app, ctx, engine, relay)
         await rt.bus.start()
-        # startup hooks run before the consumer subscribes: they may replace app.state.uow_factory
-        for hook in spec.on_startup:
-            await hook(app)
+        deps = app.state.deps = await spec.bootstrap(ctx)
+        keys = (spec.key_source(deps) if spec.key_source else rt.key_source) or JWKSClient(
+            settings.jwks_location(), transport=rt.transports.get("user"))
+        app.state.verifier = TokenVerifier(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+                                           revocations=ctx.revocations, cache_size=settings.token_cache_size)
         tasks = [asyncio.create_task(relay.run(), name=f"{spec.name}:outbox")]
         if settings.mode == "mesh":
-            tasks.append(asyncio.create_task(revocations.mirror(), name=f"{spec.name}:revocations"))
-        tasks += [asyncio.create_task(hook(app), name=f"{spec.name}:{hook.__name__}") for hook in spec.background]
-        if spec.handlers and spec.handlers.routing_keys:
-            consumer = Consumer(spec.name, app.state.uow_factory, spec.handlers,
-                                max_batch=settings.event_batch_size)
-            await rt.bus.subscribe(f"{spec.name}.events", spec.handlers.routing_keys, consumer)
+            tasks.append(asyncio.create_task(ctx.revocations.mirror(), name=f"{spec.name}:revocations"))
+        tasks += [asyncio.create_task(loop(ctx, deps), name=f"{spec.name}:{loop.__name__}")
+                  for loop in spec.background]
+        await _subscribe(spec, ctx, deps)
         if owns_runtime:
             tune_gc()
         log.info("%s service started", spec.name)
@@ -116,6 +116,43 @@ def create_service_app(spec: ServiceSpec, settings: Settings, runtime: Runtime |
     return app
 
 
+async def _open(spec: ServiceSpec[Any], settings: Settings, rt: Runtime
+                ) -> tuple[AsyncEngine, OutboxRelay, ServiceContext]:
+    """The service's database, migrated to head, its outbox relay and its context."""
+    url = settings.database_url_for(spec.name)
+    if url.startswith("sqlite"):
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    await ensure_database(url)
+    engine = make_engine(url, pool_size=settings.database_pool_size)
+    await upgrade(engine, alembic_config(spec.name, spec.versions_dir, spec.metadata))
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    relay = OutboxRelay(sessions, rt.bus, service=spec.name)
+    ctx = ServiceContext(
+        name=spec.name, settings=settings, runtime=rt, session_factory=sessions,
+        uow_factory=lambda: UnitOfWork(sessions, producer=spec.name, on_commit=relay.notify),
+        storage=LocalStorage(settings.files_dir() / spec.name), revocations=RedisRevocationList(rt.redis))
+    return engine, relay, ctx
+
+
+def _expose(app: FastAPI, ctx: ServiceContext, engine: AsyncEngine, relay: OutboxRelay) -> None:
+    """The app's state: read by the shared dependencies below, by commands and by tests."""
+    app.state.context = ctx
+    app.state.runtime = ctx.runtime
+    app.state.session_factory = ctx.session_factory
+    app.state.uow_factory = ctx.uow_factory
+    app.state.relay = relay
+    app.state.ready_checks = {"database": _database_check(engine), "bus": ctx.runtime.bus.ping,
+                              "redis": ctx.runtime.redis.ping}
+
+
+async def _subscribe(spec: ServiceSpec[D], ctx: ServiceContext, deps: D) -> None:
+    """Every service consumes its events the same way: one queue, `<service>.events`."""
+    handlers = spec.handlers(deps) if spec.handlers else None
+    if handlers and handlers.routing_keys:
+        consumer = Consumer(spec.name, ctx.uow_factory, handlers, max_batch=ctx.settings.event_batch_size)
+        await ctx.runtime.bus.subscribe(f"{spec.name}.events", handlers.routing_keys, consumer)
+
+
 def _database_check(engine) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
         async with engine.connect() as conn:
@@ -124,17 +161,36 @@ def _database_check(engine) -> Callable[[], Awaitable[bool]]:
     return check
 
 
+# FastAPI dependencies of every service's routes; a service spells its own typed aliases as
+# `SettingsDep = Annotated[<Name>Settings, Depends(get_settings)]` and
+# `DepsDep = Annotated[<Name>Deps, Depends(get_deps)]`.
 async def get_uow(request: Request) -> UnitOfWork:
-    return request.app.state.uow_factory()
+    return request.app.state.context.uow_factory()
+
+
+async def get_uow_factory(request: Request) -> Callable[[], UnitOfWork]:
+    """For a use case that runs several transactions (batches of students, say)."""
+    return request.app.state.context.uow_factory
 
 
 async def get_settings(request: Request) -> Any:
     return request.app.state.settings
 
 
+async def get_deps(request: Request) -> Any:
+    """What the service's bootstrap hook built."""
+    return request.app.state.deps
+
+
 async def get_storage(request: Request) -> LocalStorage:
-    return request.app.state.storage
+    return request.app.state.context.storage
+
+
+async def get_verifier(request: Request) -> TokenVerifier:
+    return request.app.state.verifier
 
 
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]
+UowFactoryDep = Annotated[Callable[[], UnitOfWork], Depends(get_uow_factory)]
 StorageDep = Annotated[LocalStorage, Depends(get_storage)]
+VerifierDep = Annotated[TokenVerifier, Depends(get_verifier)]

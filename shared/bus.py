@@ -165,13 +165,5 @@ class InMemoryBus:
             await asyncio.sleep(0.01)
 
 
-def make_bus(settings: Any) -> EventBus:
-    if settings.mode == "mesh":
-        from shared.rabbit import RabbitBus
-        return RabbitBus(settings.amqp_url(), max_attempts=settings.event_max_attempts,
-                         prefetch=settings.event_prefetch)
-    return InMemoryBus(max_attempts=settings.event_max_attempts)
-
-
 __all__ = ["EventBus", "InMemoryBus", "Handler", "DeadLetter", "PoisonMessage", "topic_matches",
-           "make_bus", "decide_failure"]
+           "decide_failure"]

@@ -1,77 +1,22 @@
-"""Async SQLAlchemy engine, the declarative base each service derives from, and the unit of work.
-
-Hot paths (the inbox claim, the outbox relay, the student service's batch) run statements built
-once, as Core on the session's connection (`await session.connection()`): a statement object used
-again keeps its cache key, and Core execution skips the ORM's compile state and autoflush (ORM
-objects added to the session are still flushed at its commit). That halves the client CPU of a
-statement.
-"""
+"""The async engine of a service's database and the unit of work around one transaction."""
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, DateTime, MetaData, Table, TypeDecorator, any_, bindparam, event, func
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
 
-from shared.events import Event, Payload, make_event, utcnow
-
-JSONType = JSON().with_variant(JSONB(), "postgresql")
-
-class UtcDateTime(TypeDecorator):
-    """An aware datetime stored in UTC and read back aware on every database (SQLite drops it)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are not stored")
-        return value.astimezone(timezone.utc)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-def new_metadata() -> MetaData:
-    return MetaData(naming_convention=NAMING)
-
-
-class Base(DeclarativeBase):
-    """Base for a service's tables; each service makes its own subclass with its own metadata."""
-
-    __abstract__ = True
-
-
-def json_dumps(value: Any) -> str:
-    """JSON for the database's JSON columns: orjson (several times the standard library's speed on
-    the hot paths: states, outbox bodies, facts); keys that are not strings become strings."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+from shared.events import Event, Payload, make_event
+from shared.outbox import OutboxMessage
+from shared.sql import json_dumps
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -101,46 +46,12 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, **json_codec)
 
 
-def insert_for(session: AsyncSession, table: Any) -> Any:
-    """An INSERT with the ON CONFLICT clauses of the session's database (PostgreSQL or SQLite)."""
-    return dialect_insert(session.bind.dialect.name if session.bind else "postgresql", table)
-
-
-def dialect_insert(dialect: str, table: Any) -> Any:
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
-def one_of(column: Any, name: str, dialect: str) -> Any:
-    """`column IN (the values of :name)` as one SQL text whatever the number of values: on
-    PostgreSQL `= ANY(:name)` with an array, so that asyncpg prepares the statement once per
-    connection instead of once per list length (each new length was a Parse round trip and a
-    plan, and pushed other statements out of the cache); an expanding IN on SQLite."""
-    if dialect == "postgresql":
-        return column == any_(bindparam(name, type_=ARRAY(column.type)))
-    return column.in_(bindparam(name, expanding=True))
-
-
-@functools.cache
-def insert_ignoring(dialect: str, table: Table) -> Any:
-    """`INSERT ... ON CONFLICT DO NOTHING` into `table`, built once per database kind."""
-    return dialect_insert(dialect, table).on_conflict_do_nothing()
-
-
-async def upsert_fields(session: AsyncSession, model: Any, key: dict[str, Any], fields: dict[str, Any], *,
-                        overwrite: bool) -> None:
-    """Store `fields` of the row whose primary key is `key` (inserted when missing) and stamp its
-    `updated_at`. `overwrite` replaces stored values; otherwise only fields still unknown (NULL)
-    are filled. What read models learn from events that may arrive in any order."""
-    stmt = insert_for(session, model).values(**key, **fields, updated_at=utcnow())
-    stored = model.__table__.c
-    changes = {name: stmt.excluded[name] if overwrite else func.coalesce(stored[name], stmt.excluded[name])
-               for name in fields}
-    await session.execute(stmt.on_conflict_do_update(
-        index_elements=list(key), set_={**changes, "updated_at": stmt.excluded.updated_at}))
-
-
 class UnitOfWork:
-    """One transaction: rolls back on exit unless commit() was called; events commit with it."""
+    """One transaction: rolls back on exit unless commit() was called; events commit with it.
+
+    `async with uow.read_only():` is a transaction that only reads: it ends without a rollback,
+    so the rows it loaded keep their values after it (a rollback would expire them, and reading
+    an expired attribute outside the transaction fails), and emit() and commit() refuse."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], *, producer: str,
                  on_commit: Callable[[], None] | None = None) -> None:
@@ -149,6 +60,12 @@ class UnitOfWork:
         self._on_commit = on_commit
         self.session: AsyncSession
         self.events: list[Event] = []
+        self._read_only = False
+
+    def read_only(self) -> "UnitOfWork":
+        """This unit of work, for one transaction that only reads."""
+        self._read_only = True
+        return self
 
     async def __aenter__(self) -> "UnitOfWork":
         self.session = self._session_factory()
@@ -157,20 +74,22 @@ class UnitOfWork:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if not self._committed:
+        # close() detaches what was loaded as it is; only a rollback expires it
+        if not self._committed and not self._read_only:
             await self.session.rollback()
+        self._read_only = False
         await self.session.close()
 
     def emit(self, payload: Payload, **kwargs: Any) -> Event:
         """Stage an event; it is written to the outbox in this transaction."""
-        from shared.outbox import OutboxMessage
-
+        self._refuse_if_read_only("emit")
         event_ = make_event(payload, producer=self.producer, **kwargs)
         self.session.add(OutboxMessage.from_event(event_))
         self.events.append(event_)
         return event_
 
     async def commit(self) -> None:
+        self._refuse_if_read_only("commit")
         await self.session.commit()
         self._committed = True
         if self.events and self._on_commit:
@@ -178,6 +97,10 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         await self.session.rollback()
+
+    def _refuse_if_read_only(self, what: str) -> None:
+        if self._read_only:
+            raise RuntimeError(f"{what}() in a read-only unit of work")
 
 
 def new_id() -> uuid.UUID:

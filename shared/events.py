@@ -11,6 +11,7 @@ from shared import context
 
 EXCHANGE = "repitbot.events"
 DEAD_LETTER_EXCHANGE = "repitbot.dlx"
+P = TypeVar("P", bound="Payload")
 
 
 def utcnow() -> datetime:
@@ -18,7 +19,8 @@ def utcnow() -> datetime:
 
 
 class Event(BaseModel):
-    """The envelope every event travels in (events.md)."""
+    """The envelope every event travels in; the catalog of payloads is the rest of this module
+    (docs/events.md says who produces and who consumes each)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -31,9 +33,12 @@ class Event(BaseModel):
     causation_id: uuid.UUID | None = None
     payload: dict[str, Any]
 
-    def data(self) -> "Payload":
-        """The payload as its typed model (raises pydantic.ValidationError when it does not fit)."""
-        return PAYLOADS[self.type].model_validate(self.payload)
+    def payload_as(self, model: type[P]) -> P:
+        """The payload as `model`, the payload model of this event's type (pydantic's
+        ValidationError when it does not fit: the consumer parks such a message at once)."""
+        if model.event_type != self.type:
+            raise TypeError(f"a {self.type} event has no {model.__name__} payload")
+        return model.model_validate(self.payload)
 
 
 class Payload(BaseModel):
@@ -41,8 +46,12 @@ class Payload(BaseModel):
     event_type: ClassVar[str]
 
 
-P = TypeVar("P", bound=Payload)
 PAYLOADS: dict[str, type[Payload]] = {}
+
+
+def payload_model(event_type: str) -> type[Payload]:
+    """The payload model of an event type of the catalog (KeyError for an unknown type)."""
+    return PAYLOADS[event_type]
 
 
 def _event(event_type: str):

@@ -6,7 +6,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import context, metrics
-from shared.errors import problem
+from shared.errors import TooLarge, problem
 
 HEADER = b"x-correlation-id"
 
@@ -87,7 +87,6 @@ class RequestContextMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    from shared.errors import TooLarge
                     raise TooLarge(f"JSON bodies are limited to {limit} bytes")
             return message
         return limited

@@ -16,22 +16,32 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, cast, func, select
+from sqlalchemy import DateTime, String, Uuid, bindparam, cast, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
 
 from shared import context, metrics
-from shared.db import UnitOfWork, insert_ignoring
-from shared.events import Event
-from shared.outbox import InboxEntry
+from shared.db import UnitOfWork
+from shared.events import Event, utcnow
+from shared.sql import MessagingBase, insert_ignoring
 
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[UnitOfWork, Event], Awaitable[None]]
 BatchHandler = Callable[[UnitOfWork, list[Event]], Awaitable[None]]
+
+
+class InboxEntry(MessagingBase):
+    __tablename__ = "inbox"
+
+    event_id: Mapped[Any] = mapped_column(Uuid, primary_key=True)
+    handler: Mapped[str] = mapped_column(String(200), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Handlers:

@@ -10,19 +10,14 @@ from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, String, Uuid, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from shared import metrics
-from shared.db import JSONType, new_metadata, one_of
+from shared.bus import EventBus
 from shared.events import Event, utcnow
+from shared.sql import JSONType, MessagingBase, one_of
 
 log = logging.getLogger(__name__)
-
-
-class MessagingBase(DeclarativeBase):
-    """Outbox and inbox tables, present in every service's database."""
-
-    metadata = new_metadata()
 
 
 class OutboxMessage(MessagingBase):
@@ -42,14 +37,6 @@ class OutboxMessage(MessagingBase):
                    created_at=utcnow())
 
 
-class InboxEntry(MessagingBase):
-    __tablename__ = "inbox"
-
-    event_id: Mapped[Any] = mapped_column(Uuid, primary_key=True)
-    handler: Mapped[str] = mapped_column(String(200), primary_key=True)
-    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
 OUTBOX = OutboxMessage.__table__
 UNPUBLISHED = (select(OUTBOX.c.id, OUTBOX.c.type, OUTBOX.c.body).where(OUTBOX.c.published_at.is_(None))
                .order_by(OUTBOX.c.id).limit(bindparam("limit")).with_for_update(skip_locked=True))
@@ -67,7 +54,7 @@ class OutboxRelay:
     at once; a crash between publish and mark gives a re-publish (at-least-once), never a loss.
     """
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], bus: Any, *, service: str,
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], bus: EventBus, *, service: str,
                  batch_size: int = 200, poll_interval: float = 1.0,
                  keep_published: timedelta = timedelta(days=1)) -> None:
         self._session_factory = session_factory

@@ -19,14 +19,13 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
-from fastapi import Depends, FastAPI, Request
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel
 from sqlalchemy import String, select
@@ -34,10 +33,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
-from shared.db import UnitOfWork, UtcDateTime, insert_for, upsert_fields
+from shared.db import UnitOfWork
 from shared.errors import ServiceUnavailable
 from shared.events import Event, ParentLinked, TeacherLinked, UserCreated, UserUpdated, utcnow
 from shared.inbox import EventHandler, Handlers
+from shared.sql import UtcDateTime, insert_for, upsert_fields
+
+if TYPE_CHECKING:
+    from shared.app import ServiceContext
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +116,12 @@ class PeopleUnavailable(ServiceUnavailable):
 class Directory:
     """Asks the user service about a link (in-process in embedded mode, over HTTP in mesh mode)."""
 
-    def __init__(self, service: str, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None,
+    def __init__(self, service: str, locate: Callable[[], tuple[str, httpx.AsyncBaseTransport | None]], *,
                  timeout: float = LOOKUP_TIMEOUT_SECONDS) -> None:
+        """`locate()` gives the user service's base URL and transport, asked at the first lookup
+        (in embedded mode the in-process transports are filled in after the services are made)."""
         self.service = service
-        self._base_url = base_url
-        self._transport = transport
+        self._locate = locate
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
 
@@ -138,8 +142,8 @@ class Directory:
     def _http(self) -> httpx.AsyncClient:
         # One client per process: making one builds an SSL context, which costs far more than a lookup.
         if self._client is None:
-            self._client = httpx.AsyncClient(base_url=self._base_url, transport=self._transport,
-                                             timeout=self._timeout)
+            base_url, transport = self._locate()
+            self._client = httpx.AsyncClient(base_url=base_url, transport=transport, timeout=self._timeout)
         return self._client
 
     async def aclose(self) -> None:
@@ -148,32 +152,21 @@ class Directory:
             self._client = None
 
 
-def directory_for(app: FastAPI) -> Directory:
-    """The app's directory, made on first use: the user service in-process (embedded mode) or
-    at its first URL (mesh mode)."""
-    directory = getattr(app.state, "directory", None)
-    if directory is None:
-        runtime, settings = app.state.runtime, app.state.settings
-        transport = runtime.transports.get("user")
-        base_url = "http://user" if transport else settings.urls_of("user")[0]
-        directory = app.state.directory = Directory(app.state.service, base_url, transport=transport)
-    return directory
+def directory_for(ctx: ServiceContext) -> Directory:
+    """A service's directory (for its bootstrap hook): the user service in-process in embedded
+    mode, at its first URL in mesh mode."""
+    def locate() -> tuple[str, httpx.AsyncBaseTransport | None]:
+        transport = ctx.runtime.transports.get("user")
+        return ("http://user" if transport else ctx.settings.urls_of("user")[0]), transport
+    return Directory(ctx.name, locate)
 
 
-async def get_directory(request: Request) -> Directory:
-    return directory_for(request.app)
-
-
-async def close_directory(app: FastAPI) -> None:
-    """A background hook: closes the directory's connections when the service stops."""
+async def close_directory(ctx: ServiceContext, deps: Any) -> None:
+    """A background loop of a service whose deps hold a `directory`: closes its connections at exit."""
     try:
         await asyncio.Event().wait()
     finally:
-        if (directory := getattr(app.state, "directory", None)) is not None:
-            await directory.aclose()
-
-
-DirectoryDep = Annotated[Directory, Depends(get_directory)]
+        await deps.directory.aclose()
 
 
 # --- the read model -------------------------------------------------------------------------
@@ -299,19 +292,19 @@ class People:
 
     def _handlers(self) -> dict[str, EventHandler]:
         async def on_user_created(uow: UnitOfWork, event: Event) -> None:
-            user = UserCreated.model_validate(event.payload)
+            user = event.payload_as(UserCreated)
             await self.record_user(uow.session, user.user_id, user.model_dump(), overwrite=False)
 
         async def on_user_updated(uow: UnitOfWork, event: Event) -> None:
-            update = UserUpdated.model_validate(event.payload)
+            update = event.payload_as(UserUpdated)
             await self.record_user(uow.session, update.user_id, update.changed, overwrite=True)
 
         async def on_teacher_linked(uow: UnitOfWork, event: Event) -> None:
-            link = TeacherLinked.model_validate(event.payload)
+            link = event.payload_as(TeacherLinked)
             await self.link_teacher(uow.session, link.teacher_id, link.student_id)
 
         async def on_parent_linked(uow: UnitOfWork, event: Event) -> None:
-            link = ParentLinked.model_validate(event.payload)
+            link = event.payload_as(ParentLinked)
             await self.link_parent(uow.session, link.parent_id, link.student_id)
 
         return {"user.created": on_user_created, "user.updated": on_user_updated,

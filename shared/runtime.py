@@ -7,8 +7,9 @@ from typing import Any
 
 import httpx
 
-from shared.bus import EventBus, make_bus
-from shared.cache import make_redis
+from shared.bus import EventBus, InMemoryBus
+from shared.rabbit import RabbitBus
+from shared.redis_factory import make_redis
 from shared.settings import Settings
 
 
@@ -30,6 +31,14 @@ class Runtime:
     async def close(self) -> None:
         await self.bus.close()
         await self.redis.aclose()
+
+
+def make_bus(settings: Settings) -> EventBus:
+    """RabbitMQ in mesh mode; the in-process bus in embedded mode."""
+    if settings.mode == "mesh":
+        return RabbitBus(settings.amqp_url(), max_attempts=settings.event_max_attempts,
+                         prefetch=settings.event_prefetch)
+    return InMemoryBus(max_attempts=settings.event_max_attempts)
 
 
 def make_runtime(settings: Settings) -> Runtime:

@@ -97,8 +97,8 @@ def mesh_settings_env(servers: Any, database_url: str) -> dict[str, str]:
 
 def mesh_runtime(servers: Any, keys: TestKeys | None = None) -> Runtime:
     """A runtime on the real RabbitMQ and Redis of the test servers."""
-    from shared.cache import make_redis
     from shared.rabbit import RabbitBus
+    from shared.redis_factory import make_redis
     return Runtime(bus=RabbitBus(servers.rabbitmq_url, max_attempts=3, retry_delay=0.02),
                    redis=make_redis(servers.redis_url), key_source=keys)
 

@@ -1,0 +1,1 @@
+"""The dictionary service: decks, word cards, pronunciation audio, spaced-repetition reviews."""

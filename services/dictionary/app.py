@@ -1,19 +1,31 @@
+"""The dictionary service: what it is made of (`SPEC`), its bootstrap hook and its app."""
 from pathlib import Path
+from typing import cast
 
 from fastapi import FastAPI
 
 from services.dictionary import api
+from services.dictionary.deps import DictionaryDeps
+from services.dictionary.handlers import dictionary_handlers
 from services.dictionary.models import DictionaryBase
 from services.dictionary.settings import DictionarySettings
-from shared.app import ServiceSpec, create_service_app
+from shared.app import ServiceContext, ServiceSpec, create_service_app
 from shared.runtime import Runtime
+
+
+async def bootstrap(ctx: ServiceContext) -> DictionaryDeps:
+    """The service's dependencies, built once when it starts."""
+    return DictionaryDeps(settings=cast(DictionarySettings, ctx.settings))
+
 
 SPEC = ServiceSpec(
     name="dictionary",
     metadata=DictionaryBase.metadata,
     versions_dir=Path(__file__).parent / "migrations" / "versions",
     settings_class=DictionarySettings,
+    bootstrap=bootstrap,
     routers=[api.router],
+    handlers=dictionary_handlers,
 )
 
 

@@ -1,0 +1,1 @@
+"""The homework service: assignments, submissions with files, grading."""

@@ -1,4 +1,6 @@
-from shared.db import Base, new_metadata
+"""The homework service's tables, on its own metadata: no other service reads them. After a
+change, `repitbot makemigrations homework -m "what changed"` writes the migration."""
+from shared.sql import Base, new_metadata
 
 
 class HomeworkBase(Base):

@@ -4,22 +4,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import AwareDatetime
 
 from services.lesson import calendar, service
+from services.lesson.deps import DepsDep, SettingsDep
 from services.lesson.domain import LessonStatus
-from services.lesson.schemas import (FeedPublic, LessonCancel, LessonComplete, LessonCreate, LessonPublic,
-                                     LessonSeriesPublic, LessonUpdate)
-from services.lesson.settings import LessonSettings
-from shared.app import UowDep, get_settings
-from shared.auth import CurrentUser, current_principal, require_roles
+from services.lesson.schemas import (
+    FeedPublic, LessonCancel, LessonComplete, LessonCreate, LessonPublic, LessonSeriesPublic, LessonUpdate,
+)
+from shared.app import UowDep, VerifierDep
+from shared.auth import CurrentUser, TokenVerifier, current_principal, require_roles
 from shared.db import UnitOfWork
-from shared.pagination import Page, PageParams, page_params
-from shared.people import DirectoryDep
+from shared.pagination import Page, PageDep
 
 router = APIRouter(prefix="/api/v1/lessons", tags=["lessons"])
-SettingsDep = Annotated[LessonSettings, Depends(get_settings)]
 TEACHER_OR_ADMIN = require_roles("teacher", "admin")
 ICS = {200: {"content": {"text/calendar": {}}, "description": "An iCalendar (RFC 5545) document"}}
 
@@ -48,11 +47,11 @@ async def revoke_calendar_feed(user: CurrentUser, uow: UowDep) -> Response:
 
 
 @router.get("/calendar.ics", response_class=Response, responses=ICS)
-async def calendar_feed(request: Request, uow: UowDep, settings: SettingsDep,
+async def calendar_feed(request: Request, uow: UowDep, settings: SettingsDep, verifier: VerifierDep,
                         token: Annotated[str | None, Query(min_length=1, max_length=4096)] = None) -> Response:
     """The feed, authorised by the feed `token` of its URL (no bearer token needed), or by an
     access token (in `token` or the Authorization header)."""
-    owner = await _feed_owner(request, uow, token)
+    owner = await _feed_owner(request, uow, verifier, token)
     body = await calendar.render_feed(uow, owner, past_days=settings.lesson_feed_past_days,
                                       limit=settings.lesson_feed_max_events)
     return Response(body, media_type="text/calendar; charset=utf-8",
@@ -60,10 +59,11 @@ async def calendar_feed(request: Request, uow: UowDep, settings: SettingsDep,
                              "Content-Disposition": 'inline; filename="lessons.ics"'})
 
 
-async def _feed_owner(request: Request, uow: UnitOfWork, token: str | None) -> calendar.FeedOwner:
+async def _feed_owner(request: Request, uow: UnitOfWork, verifier: TokenVerifier,
+                      token: str | None) -> calendar.FeedOwner:
     if token is not None and token.count(".") != 2:  # a feed token, not a JWT
         return await calendar.feed_owner(uow, token)
-    user = await (request.app.state.verifier.verify(token) if token else current_principal(request))
+    user = await (verifier.verify(token) if token else current_principal(request))
     return calendar.FeedOwner(user.id, user.role)
 
 
@@ -74,10 +74,10 @@ async def _feed_owner(request: Request, uow: UnitOfWork, token: str | None) -> c
                  422: {"description": "Invalid input, a start in the past, or a student not linked"},
                  503: {"description": "The link is not known here yet and the user service cannot "
                                       "confirm it now (`Retry-After`)"}})
-async def schedule_lesson(data: LessonCreate, user: CurrentUser, uow: UowDep, directory: DirectoryDep,
+async def schedule_lesson(data: LessonCreate, user: CurrentUser, uow: UowDep, deps: DepsDep,
                           idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
                           ) -> LessonPublic | LessonSeriesPublic:
-    lessons = await service.schedule_lessons(uow, user, data, directory=directory,
+    lessons = await service.schedule_lessons(uow, user, data, directory=deps.directory,
                                              idempotency_key=idempotency_key)
     if data.recurrence is None:
         return LessonPublic.of(lessons[0])
@@ -85,7 +85,7 @@ async def schedule_lesson(data: LessonCreate, user: CurrentUser, uow: UowDep, di
 
 
 @router.get("", response_model=Page[LessonPublic])
-async def list_lessons(user: CurrentUser, uow: UowDep, page: Annotated[PageParams, Depends(page_params)],
+async def list_lessons(user: CurrentUser, uow: UowDep, page: PageDep,
                        starts_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
                        starts_before: Annotated[AwareDatetime | None, Query(alias="to")] = None,
                        status: Annotated[list[LessonStatus] | None, Query()] = None,
@@ -94,7 +94,7 @@ async def list_lessons(user: CurrentUser, uow: UowDep, page: Annotated[PageParam
     `to` exclusive; `status` may repeat."""
     where = service.LessonFilter(starts_from, starts_before, tuple(status or ()), student_id)
     found = await service.list_lessons(uow, user, where, page)
-    return Page(items=[LessonPublic.of(x) for x in found["items"]], next_cursor=found["next_cursor"])
+    return found.map(LessonPublic.of)
 
 
 @router.get("/{lesson_id}", response_model=LessonPublic)

@@ -20,9 +20,10 @@ from services.lesson import roster
 from services.lesson.domain import LessonStatus
 from services.lesson.models import CalendarFeed, Lesson
 from services.lesson.service import lessons_since
-from shared.db import UnitOfWork, insert_for
+from shared.db import UnitOfWork
 from shared.errors import NotFound
 from shared.events import utcnow
+from shared.sql import insert_for
 
 FEED_PATH = "/api/v1/lessons/calendar.ics"
 
@@ -57,7 +58,7 @@ async def revoke_feed(uow: UnitOfWork, user_id: uuid.UUID) -> None:
 
 
 async def feed_owner(uow: UnitOfWork, token: str) -> FeedOwner:
-    async with uow:
+    async with uow.read_only():
         feed = await uow.session.scalar(select(CalendarFeed).where(CalendarFeed.token_hash == _hash(token)))
         if feed is None:
             raise NotFound("No such calendar feed; it may have been revoked")
@@ -68,11 +69,10 @@ async def render_feed(uow: UnitOfWork, owner: FeedOwner, *, past_days: int, limi
                       now: datetime | None = None) -> bytes:
     """The owner's lessons from `past_days` ago onwards as an iCalendar document."""
     now = now or utcnow()
-    async with uow:
+    async with uow.read_only():
         lessons = await lessons_since(uow.session, owner.user_id, owner.role, now - timedelta(days=past_days),
                                       limit)
         names = await roster.people.names_of(uow.session, {p for l in lessons for p in (l.teacher_id, l.student_id)})
-        await uow.commit()  # a read; ending with a rollback would expire the rows
     return to_ical(lessons, names, viewer_id=owner.user_id, now=now)
 
 

@@ -14,8 +14,8 @@ from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.lesson.domain import LessonLifecycle, LessonStatus
-from shared.db import Base, JSONType, UtcDateTime, new_metadata
 from shared.events import utcnow
+from shared.sql import Base, JSONType, UtcDateTime, new_metadata
 from shared.people import ParentLinkColumns, TeacherLinkColumns, UserColumns
 
 

@@ -25,16 +25,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.lesson import events, roster
-from services.lesson.domain import (ACTIVE_STATUSES, Booked, Clash, LessonStatus, Slot, booking_teacher,
-                                    check_schedulable, ensure_may_cancel, ensure_may_run, ensure_visible,
-                                    find_clashes, resolve_attendance, weekly_starts)
+from services.lesson.domain import (
+    ACTIVE_STATUSES, Booked, Clash, LessonStatus, Slot, booking_teacher, check_schedulable, ensure_may_cancel,
+    ensure_may_run, ensure_visible, find_clashes, resolve_attendance, weekly_starts,
+)
 from services.lesson.models import IdempotencyKey, Lesson
 from services.lesson.schemas import LessonCancel, LessonComplete, LessonCreate, LessonUpdate
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.errors import Conflict, Unprocessable
 from shared.events import utcnow
-from shared.pagination import PageParams, make_page
+from shared.pagination import Page, PageParams, make_page
 from shared.people import Directory
 
 LESSONS_SCHEDULED = Counter("repitbot_lessons_scheduled_total", "Lessons scheduled", ["lesson_type"])
@@ -278,19 +279,16 @@ class LessonFilter:
 
 
 async def get_lesson(uow: UnitOfWork, actor: Principal, lesson_id: uuid.UUID) -> Lesson:
-    async with uow:
-        lesson = await _visible_lesson(uow.session, actor, lesson_id)
-        await uow.commit()  # a read; ending with a rollback would expire the row
-    return lesson
+    async with uow.read_only():
+        return await _visible_lesson(uow.session, actor, lesson_id)
 
 
-async def list_lessons(uow: UnitOfWork, actor: Principal, where: LessonFilter, page: PageParams) -> dict[str, Any]:
+async def list_lessons(uow: UnitOfWork, actor: Principal, where: LessonFilter, page: PageParams) -> Page[Lesson]:
     """The caller's lessons (a parent's: their children's), by start time, a page at a time."""
     stmt = _filtered(where, page)
-    async with uow:
+    async with uow.read_only():
         stmt = stmt.where(await visible_to(uow.session, actor.id, actor.role))
         rows = list(await uow.session.scalars(stmt.order_by(Lesson.starts_at, Lesson.id).limit(page.limit + 1)))
-        await uow.commit()
     return make_page(rows, page.limit, lambda lesson: [lesson.starts_at.isoformat(), str(lesson.id)])
 
 
@@ -308,22 +306,11 @@ def _filtered(where: LessonFilter, page: PageParams) -> Select[tuple[Lesson]]:
         stmt = stmt.where(Lesson.status.in_(where.statuses))
     if where.student_id:
         stmt = stmt.where(Lesson.student_id == where.student_id)
-    if (after := page.after()) is not None:
-        starts_at, lesson_id = _cursor_key(after)
+    if (after := page.after(datetime, uuid.UUID)) is not None:
+        starts_at, lesson_id = _utc(after[0], ["query", "cursor"]), after[1]
         stmt = stmt.where(or_(Lesson.starts_at > starts_at,
                               and_(Lesson.starts_at == starts_at, Lesson.id > lesson_id)))
     return stmt
-
-
-def _cursor_key(after: list[Any]) -> tuple[datetime, uuid.UUID]:
-    try:
-        starts_at, lesson_id = after
-        parsed = datetime.fromisoformat(starts_at), uuid.UUID(lesson_id)
-    except (TypeError, ValueError) as exc:
-        raise Unprocessable("Invalid cursor", errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}]) from exc
-    if parsed[0].tzinfo is None:
-        raise Unprocessable("Invalid cursor", errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}])
-    return _utc(parsed[0], ["query", "cursor"]), parsed[1]
 
 
 def _utc(value: datetime | None, loc: list[str]) -> datetime | None:

@@ -1,19 +1,31 @@
+"""The material service: what it is made of (`SPEC`), its bootstrap hook and its app."""
 from pathlib import Path
+from typing import cast
 
 from fastapi import FastAPI
 
 from services.material import api
+from services.material.deps import MaterialDeps
+from services.material.handlers import material_handlers
 from services.material.models import MaterialBase
 from services.material.settings import MaterialSettings
-from shared.app import ServiceSpec, create_service_app
+from shared.app import ServiceContext, ServiceSpec, create_service_app
 from shared.runtime import Runtime
+
+
+async def bootstrap(ctx: ServiceContext) -> MaterialDeps:
+    """The service's dependencies, built once when it starts."""
+    return MaterialDeps(settings=cast(MaterialSettings, ctx.settings))
+
 
 SPEC = ServiceSpec(
     name="material",
     metadata=MaterialBase.metadata,
     versions_dir=Path(__file__).parent / "migrations" / "versions",
     settings_class=MaterialSettings,
+    bootstrap=bootstrap,
     routers=[api.router],
+    handlers=material_handlers,
 )
 
 

@@ -1,4 +1,6 @@
-from shared.db import Base, new_metadata
+"""The material service's tables, on its own metadata: no other service reads them. After a
+change, `repitbot makemigrations material -m "what changed"` writes the migration."""
+from shared.sql import Base, new_metadata
 
 
 class MaterialBase(Base):

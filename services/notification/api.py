@@ -4,21 +4,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from services.notification import service
+from services.notification.deps import DepsDep
 from services.notification.domain import DeliveryStatus, ExternalChannel
 from services.notification.schemas import (
     DeliveryPage, NotificationPage, NotificationPublic, PreferencesPublic, PreferencesUpdate, ReadAllResult,
 )
-from services.notification.unit_of_work import NotificationUow
-from shared.app import get_uow
+from shared.app import UowDep
 from shared.auth import CurrentUser, require_roles
-from shared.pagination import PageParams, page_params
+from shared.pagination import PageDep
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
-UowDep = Annotated[NotificationUow, Depends(get_uow)]
-PageDep = Annotated[PageParams, Depends(page_params)]
 
 
 @router.get("", response_model=NotificationPage)
@@ -28,8 +26,8 @@ async def list_notifications(user: CurrentUser, uow: UowDep, page: PageDep, unre
 
 
 @router.post("/read-all", response_model=ReadAllResult)
-async def mark_all_read(user: CurrentUser, uow: UowDep):
-    return {"marked": await service.mark_all_read(uow, user.id)}
+async def mark_all_read(user: CurrentUser, uow: UowDep, deps: DepsDep):
+    return {"marked": await service.mark_all_read(uow, deps, user.id)}
 
 
 @router.get("/preferences", response_model=PreferencesPublic)
@@ -57,5 +55,5 @@ async def get_notification(notification_id: uuid.UUID, user: CurrentUser, uow: U
 
 
 @router.post("/{notification_id}/read", response_model=NotificationPublic)
-async def mark_read(notification_id: uuid.UUID, user: CurrentUser, uow: UowDep):
-    return await service.mark_read(uow, user.id, notification_id)
+async def mark_read(notification_id: uuid.UUID, user: CurrentUser, uow: UowDep, deps: DepsDep):
+    return await service.mark_read(uow, deps, user.id, notification_id)

@@ -1,29 +1,32 @@
+"""The notification service: what it is made of (`SPEC`), its bootstrap hook and its app."""
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 from fastapi import FastAPI
 
 from services.notification import api
 from services.notification.channels import build_channels
-from services.notification.dispatcher import Dispatcher, run_dispatcher
-from services.notification.handlers import handlers
+from services.notification.deps import Clock, NotificationDeps
+from services.notification.dispatcher import run_dispatcher
+from services.notification.handlers import notification_handlers
 from services.notification.models import NotificationBase
 from services.notification.settings import NotificationSettings
 from services.notification.templates import Renderer
-from services.notification.unit_of_work import Clock, Deps, NotificationUow
-from shared.app import ServiceSpec, create_service_app
+from shared.app import ServiceContext, ServiceSpec, create_service_app
 from shared.events import utcnow
 from shared.runtime import Runtime
 
 
-async def wire(app: FastAPI) -> None:
-    """Give handlers and routes the service's unit of work (with the clock and settings),
-    and make the dispatcher with the channels that are configured."""
-    settings: NotificationSettings = app.state.settings
-    channels = build_channels(settings)
-    deps = Deps(settings=settings, clock=app.state.clock, channels=tuple(channels), renderer=Renderer())
-    sessions, relay = app.state.session_factory, app.state.relay
-    app.state.uow_factory = lambda: NotificationUow(sessions, deps, on_commit=relay.notify)
-    app.state.dispatcher = Dispatcher(app.state.uow_factory, channels, deps)
+def bootstrap_with(clock: Clock) -> Callable[[ServiceContext], Awaitable[NotificationDeps]]:
+    """The bootstrap hook of a service that tells the time with `clock`."""
+    async def bootstrap(ctx: ServiceContext) -> NotificationDeps:
+        """The configured channels and the template renderer, on the given clock."""
+        settings = cast(NotificationSettings, ctx.settings)
+        return NotificationDeps(settings=settings, clock=clock, channels=build_channels(settings),
+                                renderer=Renderer())
+    return bootstrap
 
 
 SPEC = ServiceSpec(
@@ -31,16 +34,15 @@ SPEC = ServiceSpec(
     metadata=NotificationBase.metadata,
     versions_dir=Path(__file__).parent / "migrations" / "versions",
     settings_class=NotificationSettings,
+    bootstrap=bootstrap_with(utcnow),
     routers=[api.router],
-    handlers=handlers,
-    on_startup=[wire],
+    handlers=notification_handlers,
     background=[run_dispatcher],
 )
 
 
 def create_app(settings: NotificationSettings | None = None, runtime: Runtime | None = None, *,
                clock: Clock | None = None) -> FastAPI:
-    """`clock` gives the time to handlers and the dispatcher loop (tests pass one they control)."""
-    app = create_service_app(SPEC, settings or NotificationSettings(), runtime)
-    app.state.clock = clock or utcnow
-    return app
+    """`clock` gives the time to handlers, use cases and the dispatcher (tests pass one they control)."""
+    spec = replace(SPEC, bootstrap=bootstrap_with(clock)) if clock else SPEC
+    return create_service_app(spec, settings or NotificationSettings(), runtime)

@@ -23,12 +23,14 @@ from jinja2 import TemplateError
 from sqlalchemy import and_, or_, select
 
 from services.notification import metrics, reminders
-from services.notification.channels import Channel, DeliveryError, OutgoingMessage, Recipient
+from services.notification.channels import DeliveryError, OutgoingMessage, Recipient
+from services.notification.deps import NotificationDeps
 from services.notification.domain import Preferences, hold_until, next_attempt_at, zone
 from services.notification.models import Delivery, Notification
 from services.notification.readmodel import recipients
 from services.notification.service import preferences_of
-from services.notification.unit_of_work import Deps, NotificationUow
+from shared.app import ServiceContext
+from shared.db import UnitOfWork
 from shared.events import NotificationSent
 
 log = logging.getLogger(__name__)
@@ -54,10 +56,9 @@ class DispatchReport:
 
 
 class Dispatcher:
-    def __init__(self, uow_factory: Callable[[], NotificationUow], channels: dict[str, Channel],
-                 deps: Deps) -> None:
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], deps: NotificationDeps) -> None:
         self._uow_factory = uow_factory
-        self._channels = channels
+        self._channels = deps.channels
         self._deps = deps
         self._settings = deps.settings
         self._slots = asyncio.Semaphore(deps.settings.dispatch_concurrency)
@@ -66,7 +67,7 @@ class Dispatcher:
         report = DispatchReport()
         async with self._uow_factory() as uow:
             report.reminders = await reminders.send_due_reminders(
-                uow, now, limit=self._settings.dispatch_batch_size)
+                uow, self._deps, now, limit=self._settings.dispatch_batch_size)
             await uow.commit()
         jobs = await self._claim(now, report)
         errors = await asyncio.gather(*(self._send(job) for job in jobs))
@@ -174,7 +175,7 @@ class Dispatcher:
             metrics.RETRIED.labels(delivery.channel, delivery.kind).inc()
 
 
-def _sent(uow: NotificationUow, delivery: Delivery, now: datetime, report: DispatchReport) -> None:
+def _sent(uow: UnitOfWork, delivery: Delivery, now: datetime, report: DispatchReport) -> None:
     delivery.status, delivery.sent_at, delivery.last_error = "sent", now, None
     uow.emit(NotificationSent(notification_id=delivery.notification_id, user_id=delivery.user_id,
                               channel=delivery.channel, kind=delivery.kind))
@@ -189,19 +190,18 @@ def _skip(delivery: Delivery, reason: str, report: DispatchReport) -> None:
 
 
 async def dispatch_due(app: FastAPI, now: datetime) -> DispatchReport:
-    """One round of the dispatcher of a running app, as if the time were `now`."""
-    return await app.state.dispatcher.dispatch_due(now)
+    """One round of dispatching in a running app, as if the time were `now` (tests, commands)."""
+    return await Dispatcher(app.state.uow_factory, app.state.deps).dispatch_due(now)
 
 
-async def run_dispatcher(app: FastAPI) -> None:
-    """The background loop: a round every `DISPATCH_INTERVAL_SECONDS`, on the app's clock."""
-    dispatcher: Dispatcher = app.state.dispatcher
-    interval = app.state.settings.dispatch_interval_seconds
+async def run_dispatcher(ctx: ServiceContext, deps: NotificationDeps) -> None:
+    """The background loop: a round every `DISPATCH_INTERVAL_SECONDS`, on the service's clock."""
+    dispatcher = Dispatcher(ctx.uow_factory, deps)
     try:
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(deps.settings.dispatch_interval_seconds)
             try:
-                await dispatcher.dispatch_due(app.state.clock())
+                await dispatcher.dispatch_due(deps.clock())
             except asyncio.CancelledError:
                 raise
             except Exception:  # boundary: the loop outlives a failed round

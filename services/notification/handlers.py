@@ -1,96 +1,97 @@
 """Event handlers: each turns one event into a call of the read model, reminders or notices.
 
 They only write rows (inbox items, deliveries due, reminders) in the inbox transaction;
-the dispatcher sends. The unit of work is the service's own (`NotificationUow`)."""
+the dispatcher sends."""
 from __future__ import annotations
 
 from services.notification import notices, readmodel, reminders
+from services.notification.deps import NotificationDeps
 from services.notification.readmodel import people
-from services.notification.unit_of_work import NotificationUow
-from shared.events import Event
+from shared.db import UnitOfWork
+from shared.events import (
+    AchievementEarned, BalanceUpdated, Event, HomeworkAssigned, HomeworkGraded, HomeworkSubmitted, LessonCancelled,
+    LessonCompleted, LessonRescheduled, LessonScheduled, MaterialUploaded, PaymentCompleted,
+    PaymentRefunded, StudentLevelUp, TelegramLinked,
+)
 from shared.inbox import Handlers
 
-handlers = Handlers()
+
+def notification_handlers(deps: NotificationDeps) -> Handlers:
+    """Every handler of the service, by event type."""
+    handlers = Handlers()
+    _read_model(handlers)
+    _lessons(handlers, deps)
+    _notices(handlers, deps)
+    return handlers
 
 
-# --- read model -----------------------------------------------------------------------------
-people.subscribe(handlers, owner=__name__)
+def _read_model(handlers: Handlers) -> None:
+    people.subscribe(handlers, owner=__name__)
+
+    @handlers.on("user.telegram_linked")
+    async def on_telegram_linked(uow: UnitOfWork, event: Event) -> None:
+        p = event.payload_as(TelegramLinked)
+        await readmodel.link_telegram(uow.session, p.user_id, p.telegram_chat_id)
 
 
-@handlers.on("user.telegram_linked")
-async def on_telegram_linked(uow: NotificationUow, event: Event) -> None:
-    p = event.data()
-    await readmodel.link_telegram(uow.session, p.user_id, p.telegram_chat_id)
+def _lessons(handlers: Handlers, deps: NotificationDeps) -> None:
+    @handlers.on("lesson.scheduled")
+    async def on_lesson_scheduled(uow: UnitOfWork, event: Event) -> None:
+        await reminders.lesson_scheduled(uow, deps, event.payload_as(LessonScheduled))
+
+    @handlers.on("lesson.rescheduled")
+    async def on_lesson_rescheduled(uow: UnitOfWork, event: Event) -> None:
+        p = event.payload_as(LessonRescheduled)
+        lesson = await reminders.lesson_rescheduled(uow, deps, p)
+        await notices.lesson_rescheduled(uow, deps, event, p, lesson)
+
+    @handlers.on("lesson.cancelled")
+    async def on_lesson_cancelled(uow: UnitOfWork, event: Event) -> None:
+        p = event.payload_as(LessonCancelled)
+        lesson = await reminders.lesson_ended(uow, p, "cancelled")
+        await notices.lesson_cancelled(uow, deps, event, p, lesson)
+
+    @handlers.on("lesson.completed")
+    async def on_lesson_completed(uow: UnitOfWork, event: Event) -> None:
+        p = event.payload_as(LessonCompleted)
+        await reminders.lesson_ended(uow, p, "completed")
+        await notices.lesson_completed(uow, deps, event, p)
 
 
-# --- lessons ----------------------------------------------------------------------------------
-@handlers.on("lesson.scheduled")
-async def on_lesson_scheduled(uow: NotificationUow, event: Event) -> None:
-    await reminders.lesson_scheduled(uow, event.data())
+def _notices(handlers: Handlers, deps: NotificationDeps) -> None:
+    """Events that become one notice each: homework, payments, progress, materials."""
+    @handlers.on("homework.assigned")
+    async def on_homework_assigned(uow: UnitOfWork, event: Event) -> None:
+        await notices.homework_assigned(uow, deps, event, event.payload_as(HomeworkAssigned))
 
+    @handlers.on("homework.submitted")
+    async def on_homework_submitted(uow: UnitOfWork, event: Event) -> None:
+        await notices.homework_submitted(uow, deps, event, event.payload_as(HomeworkSubmitted))
 
-@handlers.on("lesson.rescheduled")
-async def on_lesson_rescheduled(uow: NotificationUow, event: Event) -> None:
-    p = event.data()
-    lesson = await reminders.lesson_rescheduled(uow, p)
-    await notices.lesson_rescheduled(uow, event, p, lesson)
+    @handlers.on("homework.graded")
+    async def on_homework_graded(uow: UnitOfWork, event: Event) -> None:
+        await notices.homework_graded(uow, deps, event, event.payload_as(HomeworkGraded))
 
+    @handlers.on("payment.completed")
+    async def on_payment_completed(uow: UnitOfWork, event: Event) -> None:
+        await notices.payment_completed(uow, deps, event, event.payload_as(PaymentCompleted))
 
-@handlers.on("lesson.cancelled")
-async def on_lesson_cancelled(uow: NotificationUow, event: Event) -> None:
-    p = event.data()
-    lesson = await reminders.lesson_ended(uow, p, "cancelled")
-    await notices.lesson_cancelled(uow, event, p, lesson)
+    @handlers.on("payment.refunded")
+    async def on_payment_refunded(uow: UnitOfWork, event: Event) -> None:
+        await notices.payment_refunded(uow, deps, event, event.payload_as(PaymentRefunded))
 
+    @handlers.on("balance.updated")
+    async def on_balance_updated(uow: UnitOfWork, event: Event) -> None:
+        await notices.balance_updated(uow, deps, event, event.payload_as(BalanceUpdated))
 
-@handlers.on("lesson.completed")
-async def on_lesson_completed(uow: NotificationUow, event: Event) -> None:
-    p = event.data()
-    await reminders.lesson_ended(uow, p, "completed")
-    await notices.lesson_completed(uow, event, p)
+    @handlers.on("student.level_up")
+    async def on_student_level_up(uow: UnitOfWork, event: Event) -> None:
+        await notices.level_up(uow, deps, event, event.payload_as(StudentLevelUp))
 
+    @handlers.on("achievement.earned")
+    async def on_achievement_earned(uow: UnitOfWork, event: Event) -> None:
+        await notices.achievement_earned(uow, deps, event, event.payload_as(AchievementEarned))
 
-# --- homework, payments, progress, materials --------------------------------------------------
-@handlers.on("homework.assigned")
-async def on_homework_assigned(uow: NotificationUow, event: Event) -> None:
-    await notices.homework_assigned(uow, event, event.data())
-
-
-@handlers.on("homework.submitted")
-async def on_homework_submitted(uow: NotificationUow, event: Event) -> None:
-    await notices.homework_submitted(uow, event, event.data())
-
-
-@handlers.on("homework.graded")
-async def on_homework_graded(uow: NotificationUow, event: Event) -> None:
-    await notices.homework_graded(uow, event, event.data())
-
-
-@handlers.on("payment.completed")
-async def on_payment_completed(uow: NotificationUow, event: Event) -> None:
-    await notices.payment_completed(uow, event, event.data())
-
-
-@handlers.on("payment.refunded")
-async def on_payment_refunded(uow: NotificationUow, event: Event) -> None:
-    await notices.payment_refunded(uow, event, event.data())
-
-
-@handlers.on("balance.updated")
-async def on_balance_updated(uow: NotificationUow, event: Event) -> None:
-    await notices.balance_updated(uow, event, event.data())
-
-
-@handlers.on("student.level_up")
-async def on_student_level_up(uow: NotificationUow, event: Event) -> None:
-    await notices.level_up(uow, event, event.data())
-
-
-@handlers.on("achievement.earned")
-async def on_achievement_earned(uow: NotificationUow, event: Event) -> None:
-    await notices.achievement_earned(uow, event, event.data())
-
-
-@handlers.on("material.uploaded")
-async def on_material_uploaded(uow: NotificationUow, event: Event) -> None:
-    await notices.material_uploaded(uow, event, event.data())
+    @handlers.on("material.uploaded")
+    async def on_material_uploaded(uow: UnitOfWork, event: Event) -> None:
+        await notices.material_uploaded(uow, deps, event, event.payload_as(MaterialUploaded))

@@ -1,17 +1,16 @@
 """Who is told what when something happens elsewhere: one use case per event."""
 from __future__ import annotations
 
-from shared.events import (
-    AchievementEarned, BalanceUpdated, Event, HomeworkAssigned, HomeworkGraded, HomeworkSubmitted,
-    LessonCancelled, LessonCompleted, LessonRescheduled, MaterialUploaded, PaymentCompleted,
-    PaymentRefunded, StudentLevelUp,
-)
-from services.notification import readmodel
-from services.notification.readmodel import people
+from services.notification import readmodel as people
+from services.notification.deps import NotificationDeps
 from services.notification.domain import is_low_balance_alert
 from services.notification.models import Lesson
 from services.notification.service import notify
-from services.notification.unit_of_work import NotificationUow
+from shared.db import UnitOfWork
+from shared.events import (
+    AchievementEarned, BalanceUpdated, Event, HomeworkAssigned, HomeworkGraded, HomeworkSubmitted, LessonCancelled,
+    LessonCompleted, LessonRescheduled, MaterialUploaded, PaymentCompleted, PaymentRefunded, StudentLevelUp,
+)
 
 
 def _lesson_data(lesson: Lesson) -> dict:
@@ -19,92 +18,94 @@ def _lesson_data(lesson: Lesson) -> dict:
             "subject": lesson.subject or None}
 
 
-async def lesson_completed(uow: NotificationUow, event: Event, p: LessonCompleted) -> None:
+async def lesson_completed(uow: UnitOfWork, deps: NotificationDeps, event: Event, p: LessonCompleted) -> None:
     told = [p.student_id, *await people.parents_of(uow.session, p.student_id)]
     data = {"student_id": p.student_id, "student_name": await people.name_of(uow.session, p.student_id),
             "subject": p.subject, "starts_at": p.starts_at, "score": p.score, "attended": p.attended}
-    await notify(uow, "lesson_completed", told, data, key=str(event.id))
+    await notify(uow, deps, "lesson_completed", told, data, key=str(event.id))
 
 
-async def lesson_cancelled(uow: NotificationUow, event: Event, p: LessonCancelled, lesson: Lesson) -> None:
+async def lesson_cancelled(uow: UnitOfWork, deps: NotificationDeps, event: Event, p: LessonCancelled,
+                           lesson: Lesson) -> None:
     """The participant who did not cancel, and the student's parents."""
     participants = [p.student_id, p.teacher_id, *await people.parents_of(uow.session, p.student_id)]
     data = {**_lesson_data(lesson), "starts_at": p.starts_at, "reason": p.reason,
             "cancelled_by_name": await people.name_of(uow.session, p.cancelled_by)}
-    await notify(uow, "lesson_cancelled", [u for u in participants if u != p.cancelled_by], data,
+    await notify(uow, deps, "lesson_cancelled", [u for u in participants if u != p.cancelled_by], data,
                  key=str(event.id))
 
 
-async def lesson_rescheduled(uow: NotificationUow, event: Event, p: LessonRescheduled, lesson: Lesson) -> None:
+async def lesson_rescheduled(uow: UnitOfWork, deps: NotificationDeps, event: Event, p: LessonRescheduled,
+                             lesson: Lesson) -> None:
     """The teacher moves lessons; the student and their parents are told."""
     if lesson.student_id is None or lesson.status != "scheduled":
         return
     told = [lesson.student_id, *await people.parents_of(uow.session, lesson.student_id)]
     data = {**_lesson_data(lesson), "old_starts_at": p.old_starts_at, "starts_at": p.starts_at}
-    await notify(uow, "lesson_rescheduled", told, data, key=str(event.id))
+    await notify(uow, deps, "lesson_rescheduled", told, data, key=str(event.id))
 
 
-async def homework_assigned(uow: NotificationUow, event: Event, p: HomeworkAssigned) -> None:
-    await readmodel.remember_homework(uow.session, p.homework_id, p.title)
+async def homework_assigned(uow: UnitOfWork, deps: NotificationDeps, event: Event, p: HomeworkAssigned) -> None:
+    await people.remember_homework(uow.session, p.homework_id, p.title)
     data = {"homework_id": p.homework_id, "title": p.title, "due_at": p.due_at,
             "teacher_name": await people.name_of(uow.session, p.teacher_id)}
-    await notify(uow, "homework_assigned", [p.student_id], data, key=str(event.id))
+    await notify(uow, deps, "homework_assigned", [p.student_id], data, key=str(event.id))
 
 
-async def homework_submitted(uow: NotificationUow, event: Event, p: HomeworkSubmitted) -> None:
-    data = {"homework_id": p.homework_id, "title": await readmodel.homework_title(uow.session, p.homework_id),
+async def homework_submitted(uow: UnitOfWork, deps: NotificationDeps, event: Event, p: HomeworkSubmitted) -> None:
+    data = {"homework_id": p.homework_id, "title": await people.homework_title(uow.session, p.homework_id),
             "student_name": await people.name_of(uow.session, p.student_id),
             "submitted_at": p.submitted_at, "on_time": p.on_time}
-    await notify(uow, "homework_submitted", [p.teacher_id], data, key=str(event.id))
+    await notify(uow, deps, "homework_submitted", [p.teacher_id], data, key=str(event.id))
 
 
-async def homework_graded(uow: NotificationUow, event: Event, p: HomeworkGraded) -> None:
-    data = {"homework_id": p.homework_id, "title": await readmodel.homework_title(uow.session, p.homework_id),
+async def homework_graded(uow: UnitOfWork, deps: NotificationDeps, event: Event, p: HomeworkGraded) -> None:
+    data = {"homework_id": p.homework_id, "title": await people.homework_title(uow.session, p.homework_id),
             "score": p.score, "max_score": p.max_score, "feedback": (p.model_extra or {}).get("feedback")}
-    await notify(uow, "homework_graded", [p.student_id], data, key=str(event.id))
+    await notify(uow, deps, "homework_graded", [p.student_id], data, key=str(event.id))
 
 
-async def payment_completed(uow: NotificationUow, event: Event, p: PaymentCompleted) -> None:
+async def payment_completed(uow: UnitOfWork, deps: NotificationDeps, event: Event, p: PaymentCompleted) -> None:
     data = {"amount": p.amount, "currency": p.currency, "student_id": p.student_id,
             "student_name": await people.name_of(uow.session, p.student_id)}
-    await notify(uow, "payment_completed", [p.payer_id], data, key=str(event.id))
+    await notify(uow, deps, "payment_completed", [p.payer_id], data, key=str(event.id))
 
 
-async def payment_refunded(uow: NotificationUow, event: Event, p: PaymentRefunded) -> None:
+async def payment_refunded(uow: UnitOfWork, deps: NotificationDeps, event: Event, p: PaymentRefunded) -> None:
     data = {"amount": p.amount, "currency": p.currency, "student_id": p.student_id,
             "student_name": await people.name_of(uow.session, p.student_id)}
-    await notify(uow, "payment_refunded", await readmodel.payers_of(uow.session, p.student_id), data,
+    await notify(uow, deps, "payment_refunded", await people.payers_of(uow.session, p.student_id), data,
                  key=str(event.id))
 
 
-async def balance_updated(uow: NotificationUow, event: Event, p: BalanceUpdated) -> None:
+async def balance_updated(uow: UnitOfWork, deps: NotificationDeps, event: Event, p: BalanceUpdated) -> None:
     """Low balance: the payer and the student's teachers, when it went down under the threshold."""
-    threshold = uow.deps.settings.low_balance_threshold
-    previous = await readmodel.swap_balance(uow.session, p.student_id, p.balance)
+    threshold = deps.settings.low_balance_threshold
+    previous = await people.swap_balance(uow.session, p.student_id, p.balance)
     if not is_low_balance_alert(p.balance, previous, threshold):
         return
     told = [*await readmodel.payers_of(uow.session, p.student_id),
             *await people.teachers_of(uow.session, p.student_id)]
     data = {"balance": p.balance, "currency": p.currency, "threshold": threshold, "student_id": p.student_id,
             "student_name": await people.name_of(uow.session, p.student_id)}
-    await notify(uow, "low_balance", told, data, key=str(event.id))
+    await notify(uow, deps, "low_balance", told, data, key=str(event.id))
 
 
-async def level_up(uow: NotificationUow, event: Event, p: StudentLevelUp) -> None:
+async def level_up(uow: UnitOfWork, deps: NotificationDeps, event: Event, p: StudentLevelUp) -> None:
     data = {"old_level": p.old_level, "new_level": p.new_level, "xp": p.xp}
-    await notify(uow, "level_up", [p.student_id], data, key=str(event.id))
+    await notify(uow, deps, "level_up", [p.student_id], data, key=str(event.id))
 
 
-async def achievement_earned(uow: NotificationUow, event: Event, p: AchievementEarned) -> None:
+async def achievement_earned(uow: UnitOfWork, deps: NotificationDeps, event: Event, p: AchievementEarned) -> None:
     data = {"code": p.code, "title": p.title, "tier": p.tier, "earned_at": p.earned_at}
-    await notify(uow, "achievement_earned", [p.student_id], data, key=str(event.id))
+    await notify(uow, deps, "achievement_earned", [p.student_id], data, key=str(event.id))
 
 
-async def material_uploaded(uow: NotificationUow, event: Event, p: MaterialUploaded) -> None:
+async def material_uploaded(uow: UnitOfWork, deps: NotificationDeps, event: Event, p: MaterialUploaded) -> None:
     """A material the teacher's students may see: each of them is told."""
     if p.visibility == "private":
         return
     data = {"material_id": p.material_id, "title": p.title, "subject": p.subject,
             "teacher_name": await people.name_of(uow.session, p.teacher_id)}
-    await notify(uow, "material_uploaded", await people.students_of(uow.session, p.teacher_id), data,
+    await notify(uow, deps, "material_uploaded", await people.students_of(uow.session, p.teacher_id), data,
                  key=str(event.id))

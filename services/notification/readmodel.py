@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.notification.channels import Recipient
 from services.notification.domain import DEFAULT_TIMEZONE, normalise_locale
 from services.notification.models import BalanceMark, Contact, Homework, ParentLink, TeacherLink
-from shared.db import insert_for
+from shared.sql import insert_for
 from shared.people import People
 
 people = People(Contact, TeacherLink, ParentLink)
+name_of, parents_of, teachers_of, students_of = people.name_of, people.parents_of, people.teachers_of, people.students_of
 
 
 async def link_telegram(session: AsyncSession, user_id: uuid.UUID, chat_id: int) -> None:

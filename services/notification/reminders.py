@@ -12,15 +12,16 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from services.notification import metrics
+from services.notification.deps import NotificationDeps
 from services.notification.domain import reminder_due_at, reminder_is_current, reminders_to_arm
 from services.notification.models import Lesson, Reminder
-from shared.db import insert_for
 from services.notification.service import notify
-from services.notification.unit_of_work import NotificationUow
+from shared.db import UnitOfWork
 from shared.events import LessonCancelled, LessonCompleted, LessonRescheduled, LessonScheduled
+from shared.sql import insert_for
 
 
-async def lesson_scheduled(uow: NotificationUow, p: LessonScheduled) -> None:
+async def lesson_scheduled(uow: UnitOfWork, deps: NotificationDeps, p: LessonScheduled) -> None:
     lesson = await uow.session.get(Lesson, p.lesson_id, with_for_update=True)
     if lesson is None:
         lesson = Lesson(lesson_id=p.lesson_id, starts_at=p.starts_at, status="scheduled")
@@ -29,10 +30,10 @@ async def lesson_scheduled(uow: NotificationUow, p: LessonScheduled) -> None:
     lesson.teacher_id, lesson.student_id = p.teacher_id, p.student_id
     lesson.subject, lesson.title = p.subject, p.title
     await uow.session.flush()
-    await _arm(uow, lesson)
+    await _arm(uow, deps, lesson)
 
 
-async def lesson_rescheduled(uow: NotificationUow, p: LessonRescheduled) -> Lesson:
+async def lesson_rescheduled(uow: UnitOfWork, deps: NotificationDeps, p: LessonRescheduled) -> Lesson:
     lesson = await uow.session.get(Lesson, p.lesson_id, with_for_update=True)
     if lesson is None:
         lesson = Lesson(lesson_id=p.lesson_id, teacher_id=p.teacher_id, student_id=p.student_id,
@@ -40,11 +41,11 @@ async def lesson_rescheduled(uow: NotificationUow, p: LessonRescheduled) -> Less
         uow.session.add(lesson)
     lesson.starts_at = p.starts_at
     await uow.session.flush()
-    await _arm(uow, lesson)
+    await _arm(uow, deps, lesson)
     return lesson
 
 
-async def lesson_ended(uow: NotificationUow, p: LessonCancelled | LessonCompleted, status: str) -> Lesson:
+async def lesson_ended(uow: UnitOfWork, p: LessonCancelled | LessonCompleted, status: str) -> Lesson:
     """Cancelled or completed: no more reminders for it, even if its scheduling comes later."""
     lesson = await uow.session.get(Lesson, p.lesson_id, with_for_update=True)
     if lesson is None:
@@ -58,11 +59,11 @@ async def lesson_ended(uow: NotificationUow, p: LessonCancelled | LessonComplete
     return lesson
 
 
-async def _arm(uow: NotificationUow, lesson: Lesson) -> None:
+async def _arm(uow: UnitOfWork, deps: NotificationDeps, lesson: Lesson) -> None:
     if lesson.status != "scheduled":
         return
-    offsets = uow.deps.settings.reminder_offsets_minutes
-    armed = set(reminders_to_arm(lesson.starts_at, uow.now(), offsets))
+    offsets = deps.settings.reminder_offsets_minutes
+    armed = set(reminders_to_arm(lesson.starts_at, deps.clock(), offsets))
     for offset in offsets:
         values = {"due_at": reminder_due_at(lesson.starts_at, offset),
                   "state": "pending" if offset in armed else "stale", "handled_at": None}
@@ -71,7 +72,7 @@ async def _arm(uow: NotificationUow, lesson: Lesson) -> None:
             .on_conflict_do_update(index_elements=[Reminder.lesson_id, Reminder.offset_minutes], set_=values))
 
 
-async def send_due_reminders(uow: NotificationUow, now: datetime, *, limit: int) -> int:
+async def send_due_reminders(uow: UnitOfWork, deps: NotificationDeps, now: datetime, *, limit: int) -> int:
     """Turn the reminders due at `now` into notifications; returns how many were sent."""
     rows = (await uow.session.execute(
         select(Reminder, Lesson).join(Lesson, Lesson.lesson_id == Reminder.lesson_id)
@@ -79,12 +80,12 @@ async def send_due_reminders(uow: NotificationUow, now: datetime, *, limit: int)
         .order_by(Reminder.due_at).limit(limit)
         .with_for_update(of=Reminder, skip_locked=True))).all()
     sent = 0
-    offsets = uow.deps.settings.reminder_offsets_minutes
+    offsets = deps.settings.reminder_offsets_minutes
     for reminder, lesson in rows:
         reminder.state = _outcome(reminder, lesson, now, offsets)
         reminder.handled_at = now
         if reminder.state == "sent":
-            await _remind(uow, reminder, lesson, now)
+            await _remind(uow, deps, reminder, lesson, now)
             sent += 1
         metrics.REMINDERS.labels(reminder.state).inc()
     return sent
@@ -100,10 +101,10 @@ def _outcome(reminder: Reminder, lesson: Lesson, now: datetime, offsets: list[in
     return "sent" if current else "stale"
 
 
-async def _remind(uow: NotificationUow, reminder: Reminder, lesson: Lesson, now: datetime) -> None:
+async def _remind(uow: UnitOfWork, deps: NotificationDeps, reminder: Reminder, lesson: Lesson, now: datetime) -> None:
     people = [p for p in (lesson.student_id, lesson.teacher_id) if p]
     data = {"lesson_id": lesson.lesson_id, "lesson_name": lesson.title or lesson.subject or None,
             "subject": lesson.subject or None, "starts_at": lesson.starts_at,
             "offset_minutes": reminder.offset_minutes}
     key = f"reminder:{lesson.lesson_id}:{reminder.offset_minutes}:{lesson.starts_at.isoformat()}"
-    await notify(uow, "lesson_reminder", people, data, key=key, deliver_by=lesson.starts_at, now=now)
+    await notify(uow, deps, "lesson_reminder", people, data, key=key, deliver_by=lesson.starts_at, now=now)

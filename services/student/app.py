@@ -1,10 +1,13 @@
+"""The student service: what it is made of (`SPEC`), its bootstrap hook and its app."""
 import asyncio
 import logging
 from pathlib import Path
+from typing import cast
 
 from fastapi import FastAPI
 
 from services.student import api, rule_changes
+from services.student.deps import StudentDeps
 from services.student.handlers import student_handlers
 from services.student.leaderboards import Leaderboards
 from services.student.models import StudentBase
@@ -12,40 +15,34 @@ from services.student.rulebook import RuleBook, seed_default
 from services.student.service import Gamification
 from services.student.settings import StudentSettings
 from services.student.state import zone
-from shared.app import ServiceSpec, create_service_app
-from shared.inbox import Consumer
+from shared.app import ServiceContext, ServiceSpec, create_service_app
 from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
 CATCH_UP_INTERVAL = 60.0
-QUEUE = "student.events"
 
-async def start_gamification(app: FastAPI) -> None:
-    """Seed the rule set when none is stored, load it, set up the leaderboards, and consume
-    `student.events` (learning events reach the engine a batch at a time)."""
-    settings: StudentSettings = app.state.settings
-    async with app.state.uow_factory() as uow:
+
+async def bootstrap(ctx: ServiceContext) -> StudentDeps:
+    """Seed the rule set when none is stored, load it, and set up the leaderboards."""
+    settings = cast(StudentSettings, ctx.settings)
+    async with ctx.uow_factory() as uow:
         await seed_default(uow.session)
         await uow.commit()
     book = RuleBook(settings)
-    async with app.state.uow_factory() as uow:
+    async with ctx.uow_factory().read_only() as uow:
         await book.refresh(uow.session)
-    boards = Leaderboards(app.state.runtime.redis, app.state.session_factory,
+    boards = Leaderboards(ctx.runtime.redis, ctx.session_factory,
                           zone=zone(settings.platform_timezone), ttl_seconds=settings.leaderboard_ttl_seconds,
                           prefix=settings.leaderboard_key_prefix)
-    app.state.game = game = Gamification(book, boards)
-    handlers = student_handlers(game)
-    await app.state.runtime.bus.subscribe(QUEUE, handlers.routing_keys, Consumer(
-        "student", app.state.uow_factory, handlers, max_batch=settings.event_batch_size))
+    return StudentDeps(settings=settings, game=Gamification(book, boards))
 
 
-async def finish_rule_changes(app: FastAPI) -> None:
+async def finish_rule_changes(ctx: ServiceContext, deps: StudentDeps) -> None:
     """Award what an interrupted rule change left unawarded: at start-up, then now and then."""
-    settings: StudentSettings = app.state.settings
     while True:
         try:
-            await rule_changes.catch_up_everyone(app.state.uow_factory, app.state.game,
-                                                 batch=settings.retroactive_batch_size)
+            await rule_changes.catch_up_everyone(ctx.uow_factory, deps.game,
+                                                 batch=deps.settings.retroactive_batch_size)
         except asyncio.CancelledError:
             raise
         except Exception:  # boundary: a background loop logs and tries again later
@@ -58,8 +55,9 @@ SPEC = ServiceSpec(
     metadata=StudentBase.metadata,
     versions_dir=Path(__file__).parent / "migrations" / "versions",
     settings_class=StudentSettings,
+    bootstrap=bootstrap,
     routers=[api.router],
-    on_startup=[start_gamification],
+    handlers=student_handlers,
     background=[finish_rule_changes],
 )
 

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from services.student import people, service
+from services.student.deps import StudentDeps
 from services.student.validation import FACT_TYPES
 from shared.db import UnitOfWork
 from shared.events import Event, MaterialUploaded, UserCreated, UserUpdated
 from shared.inbox import Handlers
 
 
-def student_handlers(game: service.Gamification) -> Handlers:
+def student_handlers(deps: StudentDeps) -> Handlers:
+    """Every handler of the service, by event type."""
     handlers = Handlers()
 
     @handlers.on_batch(*FACT_TYPES)
     async def on_learning_events(uow: UnitOfWork, events: list[Event]) -> None:
         """Lesson, homework, material, payment and dictionary events, all of a batch at once."""
-        await service.record_facts(uow, game, events)
+        await service.record_facts(uow, deps.game, events)
 
     people.roster.subscribe(handlers, owner=__name__)
     handlers.on("user.created")(on_user_created_zone)
@@ -26,18 +28,18 @@ def student_handlers(game: service.Gamification) -> Handlers:
 
 async def on_user_created_zone(uow: UnitOfWork, event: Event) -> None:
     """The zone given at registration, in the zone history (the rest is the shared read model's)."""
-    user = UserCreated.model_validate(event.payload)
+    user = event.payload_as(UserCreated)
     await people.record_timezone(uow.session, user.user_id, user.timezone, people.SINCE_ALWAYS)
 
 
 async def on_user_updated_zone(uow: UnitOfWork, event: Event) -> None:
     """A new zone, in the history from the moment it was changed."""
-    update = UserUpdated.model_validate(event.payload)
+    update = event.payload_as(UserUpdated)
     if "timezone" in update.changed:
         await people.record_timezone(uow.session, update.user_id, update.changed["timezone"], event.occurred_at)
 
 
 async def on_material_uploaded(uow: UnitOfWork, event: Event) -> None:
-    material = MaterialUploaded.model_validate(event.payload)
+    material = event.payload_as(MaterialUploaded)
     await people.record_material(uow.session, material.material_id, material.model_dump(), event.occurred_at)
 

@@ -1,4 +1,5 @@
-"""The level curve: how much total XP each level needs (gamification.md, "Levels")."""
+"""The level curve: how much total XP each level needs (the `levels` section of a rule set,
+see `rules/default.yaml`)."""
 from __future__ import annotations
 
 import math

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import Base, JSONType, UtcDateTime, new_metadata
 from shared.events import utcnow
+from shared.sql import Base, JSONType, UtcDateTime, new_metadata
 from shared.people import ParentLinkColumns, TeacherLinkColumns, UserColumns
 
 SERIAL = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER keys only

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.student.models import (KnownUser, Material, ParentLink, StudentStateRow, StudiedMaterial,
                                      TeacherLink, UserTimezone)
 from shared.auth import Principal
-from shared.db import insert_for, one_of
 from shared.people import People, valid_zone
+from shared.sql import insert_for, one_of
 
 log = logging.getLogger(__name__)
 

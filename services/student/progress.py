@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.student import metrics
 from services.student.engine import Fact, Outcome, StudentState
 from services.student.models import EarnedAchievement, FactRow, StudentStateRow, XpEntry
-from shared.db import UnitOfWork, insert_ignoring, json_dumps, one_of
+from shared.db import UnitOfWork
 from shared.events import AchievementEarned, Payload, StudentLevelUp, XpEarned, make_event, utcnow
 from shared.outbox import OutboxMessage
+from shared.sql import insert_ignoring, json_dumps, one_of
 
 # The statements of the hot path, built once and run on the session's connection (see `shared.db`).
 STATES = StudentStateRow.__table__

@@ -63,7 +63,7 @@ def build(state: StudentState, ruleset: Any, today: date, last_review: date | No
 
 async def recommend(uow: UnitOfWork, game: Gamification, viewer: Principal, student_id: uuid.UUID,
                     locale: str | None, *, recent_lessons: int) -> list[dict[str, Any]]:
-    async with uow:
+    async with uow.read_only():
         await visible_student(uow, viewer, student_id)
         state = await progress.load_state(uow.session, student_id) or StudentState()
         ruleset, _ = await game.book.active(uow.session)

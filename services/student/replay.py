@@ -2,7 +2,7 @@
 with the stored state, and (unless a dry run) repair the stored state from it.
 
 Without a rule change since the facts were applied the rebuilt state equals the stored one
-exactly (gamification.md, "Replay equals live"). Repairing never takes anything away: ledger
+exactly: replaying what was applied live gives what live processing gave. Repairing never takes anything away: ledger
 entries and achievements already given stay, what the rebuild adds is awarded (with its events),
 the total XP is the sum of the ledger and the level never goes down.
 """
@@ -120,7 +120,7 @@ async def replay_students(uow_factory: UowFactory, game: Gamification, student_i
         return [await replay_student(uow_factory, game, s, dry_run=dry_run) for s in student_ids]
     reports, after = [], None
     while True:
-        async with uow_factory() as uow:
+        async with uow_factory().read_only() as uow:
             query = select(StudentStateRow.student_id).order_by(StudentStateRow.student_id).limit(batch)
             ids = list(await uow.session.scalars(query if after is None else query.where(
                 StudentStateRow.student_id > after)))

@@ -33,13 +33,13 @@ def public(row: RuleSetVersion) -> dict[str, Any]:
 
 
 async def current_rules(uow: UnitOfWork) -> dict[str, Any]:
-    async with uow:
+    async with uow.read_only():
         return public(await latest_version(uow.session))
 
 
 async def _proposal(uow_factory: UowFactory, game: Gamification, data: Any) -> tuple[RuleSet, RuleSet]:
     """(the active rule set, the proposed one numbered as the next version); 422 when invalid."""
-    async with uow_factory() as uow:
+    async with uow_factory().read_only() as uow:
         await game.book.refresh(uow.session)
         active, _ = await game.book.active(uow.session)
     try:
@@ -55,7 +55,7 @@ async def dry_run_rules(uow_factory: UowFactory, game: Gamification, data: Any, 
     report: list[dict[str, Any]] = []
     checked = 0
     async for ids in _student_batches(uow_factory, batch):
-        async with uow_factory() as uow:
+        async with uow_factory().read_only() as uow:
             rows = await uow.session.execute(select(StudentStateRow.student_id, StudentStateRow.state)
                                              .where(StudentStateRow.student_id.in_(ids)))
             states = {row.student_id: StudentState.from_dict(row.state) for row in rows}
@@ -113,7 +113,7 @@ async def award_everyone(uow_factory: UowFactory, game: Gamification, ruleset: R
 
 async def catch_up_everyone(uow_factory: UowFactory, game: Gamification, *, batch: int) -> int:
     """Finish a rule change an instance stopped in the middle of (run at start-up and now and then)."""
-    async with uow_factory() as uow:
+    async with uow_factory().read_only() as uow:
         await game.book.refresh(uow.session)
         ruleset, _ = await game.book.active(uow.session)
         behind = await uow.session.scalar(select(StudentStateRow.student_id)
@@ -134,7 +134,7 @@ async def _student_batches(uow_factory: UowFactory, size: int, *, behind: int | 
             query = query.where(StudentStateRow.ruleset_version < behind)
         if after is not None:
             query = query.where(StudentStateRow.student_id > after)
-        async with uow_factory() as uow:
+        async with uow_factory().read_only() as uow:
             ids = list(await uow.session.scalars(query))
         if not ids:
             return

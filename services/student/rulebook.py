@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.student.levels import LevelCurve
 from services.student.models import RuleSetVersion
-from shared.db import insert_for
+from shared.sql import insert_for
 from services.student.ruleset import RuleSet, load_default_ruleset, parse_ruleset
 from services.student.settings import StudentSettings
 

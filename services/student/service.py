@@ -4,7 +4,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import select
@@ -16,13 +15,15 @@ from services.student.levels import LevelCurve
 from services.student.models import EarnedAchievement, XpEntry
 from services.student.rulebook import RuleBook
 from services.student.ruleset import RuleSet
+from services.student.schemas import (AchievementPublic, LeaderboardPublic, ProfilePublic, StandingPublic,
+                                      XpEntryPublic)
 from services.student.state import zone
 from shared import context
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.errors import NotFound, ServiceUnavailable, Unprocessable
-from shared.events import Event, utcnow
-from shared.pagination import PageParams, encode_cursor, make_page
+from shared.events import Event, payload_model, utcnow
+from shared.pagination import Page, PageParams, encode_cursor, make_page
 
 LOCALES = ("ru", "en")
 
@@ -40,7 +41,7 @@ async def record_facts(uow: UnitOfWork, game: Gamification, events: list[Event])
     """Apply learning events to their students in this transaction: facts, states, ledger,
     achievements and outgoing events. The students' rows stay locked until the commit, so
     concurrent consumers (other instances) never lose an update."""
-    payloads = [event.data() for event in events]
+    payloads = [event.payload_as(payload_model(event.type)) for event in events]
     students = [payload.student_id for payload in payloads]
     session = uow.session
     states = await progress.lock_states(session, students)
@@ -102,8 +103,8 @@ async def student_today(uow: UnitOfWork, student_id: uuid.UUID) -> tuple[str, da
     return name, now.astimezone(zone(name)).date()
 
 
-async def get_profile(uow: UnitOfWork, game: Gamification, viewer: Principal, student_id: uuid.UUID) -> dict[str, Any]:
-    async with uow:
+async def get_profile(uow: UnitOfWork, game: Gamification, viewer: Principal, student_id: uuid.UUID) -> ProfilePublic:
+    async with uow.read_only():
         await visible_student(uow, viewer, student_id)
         state = await progress.load_state(uow.session, student_id) or StudentState()
         _, curve = await game.book.active(uow.session)
@@ -111,23 +112,23 @@ async def get_profile(uow: UnitOfWork, game: Gamification, viewer: Principal, st
     level = state.level
     base, following = curve.xp_for_level(level), curve.xp_for_level(level + 1)
     at_cap = level >= curve.max_level
-    return {
-        "student_id": student_id, "xp": state.total_xp, "level": level,
-        "xp_for_next_level": 0 if at_cap else following - base,
-        "xp_into_level": max(0, state.total_xp - base),
-        "xp_to_next_level": 0 if at_cap else max(0, following - state.total_xp),
-        "next_level_at": None if at_cap else following,
-        "max_level": curve.max_level,
-        "streak_days": state.current_streak(today), "longest_streak": state.longest_streak,
-        "streak_at_risk": state.streak_at_risk(today) > 0,
-        "achievements_earned": len(state.earned), "timezone": tz,
-    }
+    return ProfilePublic(
+        student_id=student_id, xp=state.total_xp, level=level,
+        xp_for_next_level=0 if at_cap else following - base,
+        xp_into_level=max(0, state.total_xp - base),
+        xp_to_next_level=0 if at_cap else max(0, following - state.total_xp),
+        next_level_at=None if at_cap else following,
+        max_level=curve.max_level,
+        streak_days=state.current_streak(today), longest_streak=state.longest_streak,
+        streak_at_risk=state.streak_at_risk(today) > 0,
+        achievements_earned=len(state.earned), timezone=tz,
+    )
 
 
 async def list_achievements(uow: UnitOfWork, game: Gamification, viewer: Principal, student_id: uuid.UUID,
-                            locale: str | None) -> list[dict[str, Any]]:
+                            locale: str | None) -> list[AchievementPublic]:
     """Every visible achievement with earned_at and progress; hidden ones only once earned."""
-    async with uow:
+    async with uow.read_only():
         await visible_student(uow, viewer, student_id)
         state = await progress.load_state(uow.session, student_id) or StudentState()
         ruleset, _ = await game.book.active(uow.session)
@@ -149,7 +150,7 @@ async def list_achievements(uow: UnitOfWork, game: Gamification, viewer: Princip
             items.append({"code": code, "title": code, "titles": {"ru": code, "en": code}, "tier": tier,
                           "hidden": False, "earned_at": earned_at, "progress": None, "xp_reward": 0,
                           "requires": []})
-    return items
+    return [AchievementPublic.model_validate(item) for item in items]
 
 
 async def student_locale(uow: UnitOfWork, student_id: uuid.UUID, requested: str | None) -> str:
@@ -160,52 +161,47 @@ async def student_locale(uow: UnitOfWork, student_id: uuid.UUID, requested: str 
     return stored if stored in LOCALES else "ru"
 
 
-async def xp_history(uow: UnitOfWork, viewer: Principal, student_id: uuid.UUID, page: PageParams) -> dict[str, Any]:
+async def xp_history(uow: UnitOfWork, viewer: Principal, student_id: uuid.UUID,
+                     page: PageParams) -> Page[XpEntryPublic]:
     """The student's XP ledger, newest first."""
-    after = page.after()
-    async with uow:
+    after = page.after(int)
+    async with uow.read_only():
         await visible_student(uow, viewer, student_id)
         query = select(XpEntry).where(XpEntry.student_id == student_id)
         if after is not None:
-            query = query.where(XpEntry.id < _int_cursor(after))
+            query = query.where(XpEntry.id < after[0])
         rows = await uow.session.scalars(query.order_by(XpEntry.id.desc()).limit(page.limit + 1))
-        entries = [{"id": row.id, "amount": row.amount, "source": row.source, "rule": row.rule,
-                    "source_event_id": row.source_event_id, "at": row.occurred_at, "total_xp": row.total_after}
+        entries = [XpEntryPublic(id=row.id, amount=row.amount, source=row.source, rule=row.rule,
+                                 source_event_id=row.source_event_id, at=row.occurred_at, total_xp=row.total_after)
                    for row in rows]
-    return make_page(entries, page.limit, lambda entry: [entry["id"]])
-
-
-def _int_cursor(after: list[Any]) -> int:
-    if len(after) != 1 or not isinstance(after[0], int) or isinstance(after[0], bool) or after[0] < 0:
-        raise Unprocessable("Invalid cursor", errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}])
-    return after[0]
+    return make_page(entries, page.limit, lambda entry: [entry.id])
 
 
 # --- leaderboards ------------------------------------------------------------------------------
 async def leaderboard(uow: UnitOfWork, game: Gamification, viewer: Principal, *, period: PeriodName,
-                      scope: str, teacher_id: uuid.UUID | None, page: PageParams) -> dict[str, Any]:
+                      scope: str, teacher_id: uuid.UUID | None, page: PageParams) -> LeaderboardPublic:
     """One page of a board. Redis is read (and a board rebuilt from the ledger) outside any
     transaction of this request: in embedded mode SQLite would make the rebuild wait for it."""
-    after = page.after()
-    offset = 0 if after is None else _int_cursor(after)
+    after = page.after(int)
+    offset = 0 if after is None else after[0]
     current = game.boards.current(period, utcnow())
     teacher, members = None, None
     if scope == "teacher":
-        async with uow:
+        async with uow.read_only():
             teacher = await board_teacher(uow, viewer, teacher_id)
             members = await people.roster.students_of(uow.session, teacher)
     standings, total, me = await _standings(game.boards, current, viewer, members, offset, page.limit)
-    async with uow:
+    async with uow.read_only():
         shown = [*standings, *([me] if me else [])]
         names = await people.roster.names_of(uow.session, [s.student_id for s in shown])
 
-    def public(s: Any) -> dict[str, Any]:
-        return {"student_id": s.student_id, "name": names.get(s.student_id), "xp": s.xp, "rank": s.rank}
+    def public(s: Standing) -> StandingPublic:
+        return StandingPublic(student_id=s.student_id, name=names.get(s.student_id), xp=s.xp, rank=s.rank)
     more = offset + len(standings) < total
-    return {"period": period, "period_label": current.label, "starts_at": current.starts_at,
-            "ends_at": current.ends_at, "scope": scope, "teacher_id": teacher, "total": total,
-            "items": [public(s) for s in standings], "me": public(me) if me else None,
-            "next_cursor": _offset_cursor(offset + len(standings)) if more else None}
+    return LeaderboardPublic(
+        period=period, period_label=current.label, starts_at=current.starts_at, ends_at=current.ends_at,
+        scope=scope, teacher_id=teacher, total=total, items=[public(s) for s in standings],
+        me=public(me) if me else None, next_cursor=_offset_cursor(offset + len(standings)) if more else None)
 
 
 async def _standings(boards: Leaderboards, period: Period, viewer: Principal, members: list[uuid.UUID] | None,

@@ -8,7 +8,7 @@ from shared.settings import Settings
 class StudentSettings(Settings):
     """Settings of the student service (gamification)."""
 
-    # Override the level curve of the active rule set when set (architecture.md, "Configuration").
+    # Override the level curve of the active rule set when set (README.md, "Configuration").
     default_level_xp_threshold: int | None = Field(None, gt=0)
     xp_multiplier: float | None = Field(None, gt=0)
     max_level: int | None = Field(None, ge=2, le=10_000)

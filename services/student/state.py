@@ -170,7 +170,7 @@ class StudentState:
     def from_dict(cls, data: Mapping[str, Any]) -> "StudentState":
         if data.get("format", STATE_FORMAT) != STATE_FORMAT:
             raise ValueError(f"unknown student state format {data.get('format')!r}")
-        # rows written before 2026-11-24 also list the ids of every fact applied ("applied"): dropped
+        # keys this model does not know (such as "applied") are ignored
         return cls(
             total_xp=data.get("total_xp", 0),
             level=data.get("level", 1),

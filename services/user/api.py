@@ -10,20 +10,18 @@ from fastapi import APIRouter, Depends, File, Header, Path, Query, Request, Resp
 from fastapi.responses import StreamingResponse
 
 from services.user import links, profiles, service
+from services.user.deps import DepsDep, SettingsDep
 from services.user.domain import InviteKind
-from services.user.keys import Tokens
 from services.user.schemas import (
-    JWKS, InviteInfo, InvitePublic, LinkPublic, LoginRequest, LogoutRequest, RefreshRequest,
-    TelegramLinked, TelegramLinkPublic, TelegramLinkRequest, TokenPair, UserPublic, UserRegister,
-    NO_NUL, UserUpdate, problems, user_public,
+    JWKS, NO_NUL, InviteInfo, InvitePublic, LinkPublic, LoginRequest, LogoutRequest, RefreshRequest, TelegramLinked,
+    TelegramLinkPublic, TelegramLinkRequest, TokenPair, UserPublic, UserRegister, UserUpdate, problems, user_public,
 )
 from services.user.settings import UserSettings
-from services.user.throttle import LoginThrottle
 from shared.app import StorageDep, UowDep
-from shared.auth import CurrentUser, Principal, RedisRevocationList, require_roles
+from shared.auth import CurrentUser, Principal, require_roles
 from shared.errors import TooLarge, Unauthorized
 from shared.events import utcnow
-from shared.pagination import Page, PageParams, page_params
+from shared.pagination import Page, PageDep
 from shared.storage import iter_upload
 
 auth_router = APIRouter(tags=["auth"])
@@ -32,36 +30,14 @@ links_router = APIRouter(prefix="/api/v1", tags=["links"])
 routers = [auth_router, users_router, links_router]
 
 
-async def _settings(request: Request) -> UserSettings:
-    return request.app.state.settings
+InviteCode = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-async def _tokens(request: Request) -> Tokens:
-    return request.app.state.tokens
-
-
-async def _revocations(request: Request) -> RedisRevocationList:
-    return request.app.state.revocations
-
-
-async def _throttle(request: Request) -> LoginThrottle:
-    settings: UserSettings = request.app.state.settings
-    return LoginThrottle(request.app.state.runtime.redis, window=settings.login_window_seconds,
-                         max_per_account=settings.login_max_failures_per_account,
-                         max_per_ip=settings.login_max_failures_per_ip)
-
-
-def client_ip(request: Request) -> str:
+def client_ip(request: Request, settings: UserSettings) -> str:
     """The client's address: the peer, or the last X-Forwarded-For hop when the peer is our proxy."""
     peer = request.client.host if request.client else "unknown"
     forwarded = request.headers.get("x-forwarded-for", "").split(",")[-1].strip()[:64]
-    return forwarded if forwarded and peer in request.app.state.settings.trusted_proxies else peer
-
-
-InviteCode = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-SettingsDep = Annotated[UserSettings, Depends(_settings)]
-TokensDep = Annotated[Tokens, Depends(_tokens)]
-RevocationsDep = Annotated[RedisRevocationList, Depends(_revocations)]
+    return forwarded if forwarded and peer in settings.trusted_proxies else peer
 
 # --- auth ----------------------------------------------------------------------------------------
 
@@ -75,25 +51,23 @@ async def register(body: UserRegister, uow: UowDep) -> UserPublic:
 
 
 @auth_router.post("/auth/login", response_model=TokenPair, responses=problems(400, 401, 422, 429))
-async def login(body: LoginRequest, request: Request, uow: UowDep, tokens: TokensDep,
-                throttle: Annotated[LoginThrottle, Depends(_throttle)]) -> TokenPair:
+async def login(body: LoginRequest, request: Request, uow: UowDep, deps: DepsDep) -> TokenPair:
     """Password login, throttled per account and per client address (429 with Retry-After)."""
-    return await service.log_in(uow, tokens, throttle, email=body.email, password=body.password,
-                                ip=client_ip(request))
+    return await service.log_in(uow, deps.tokens, deps.throttle, email=body.email, password=body.password,
+                                ip=client_ip(request, deps.settings))
 
 
 @auth_router.post("/auth/refresh", response_model=TokenPair, responses=problems(400, 401, 422))
-async def refresh(body: RefreshRequest, uow: UowDep, tokens: TokensDep,
-                  revocations: RevocationsDep) -> TokenPair:
+async def refresh(body: RefreshRequest, uow: UowDep, deps: DepsDep) -> TokenPair:
     """A new pair; the refresh token sent is spent. Sending a spent one revokes its whole session."""
-    return await service.refresh_session(uow, tokens, revocations, refresh_token=body.refresh_token)
+    return await service.refresh_session(uow, deps.tokens, deps.revocations, refresh_token=body.refresh_token)
 
 
 @auth_router.post("/auth/logout", status_code=204, response_class=Response, responses=problems(401, 422))
-async def logout(user: CurrentUser, uow: UowDep, revocations: RevocationsDep,
+async def logout(user: CurrentUser, uow: UowDep, deps: DepsDep,
                  body: LogoutRequest | None = None) -> Response:
     """Revoke this access token and its session's refresh tokens (or those of `refresh_token`)."""
-    await service.log_out(uow, revocations, user, refresh_token=body.refresh_token if body else None)
+    await service.log_out(uow, deps.revocations, user, refresh_token=body.refresh_token if body else None)
     return Response(status_code=204)
 
 
@@ -103,28 +77,28 @@ async def me(user: CurrentUser, uow: UowDep) -> UserPublic:
 
 
 @auth_router.get("/.well-known/jwks.json", response_model=JWKS)
-async def jwks(request: Request, response: Response) -> dict[str, Any]:
+async def jwks(response: Response, deps: DepsDep) -> dict[str, Any]:
     """The public keys that verify access tokens (the signing key and those being retired)."""
     response.headers["Cache-Control"] = "public, max-age=60"
-    return await request.app.state.keyring.jwks()
+    return await deps.keyring.jwks()
 
 # --- users -----------------------------------------------------------------------------------------
 
 
 @users_router.get("/users", response_model=Page[UserPublic], responses=problems(401, 403, 422))
-async def list_users(user: CurrentUser, uow: UowDep, page: Annotated[PageParams, Depends(page_params)],
+async def list_users(user: CurrentUser, uow: UowDep, page: PageDep,
                      role: Literal["admin", "teacher", "student", "parent"] | None = None,
-                     q: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None) -> dict[str, Any]:
+                     q: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None) -> Page[UserPublic]:
     """Admins: every user; teachers: their students; parents: their children. Ordered by e-mail."""
     result = await profiles.list_users(uow, user, page, role=role, q=q)
-    return {**result, "items": [user_public(u) for u in result["items"]]}
+    return result.map(user_public)
 
 
 @users_router.get("/teachers/me/students", response_model=Page[UserPublic], responses=problems(401, 403))
 async def my_students(user: Annotated[Principal, require_roles("teacher")], uow: UowDep,
-                      page: Annotated[PageParams, Depends(page_params)]) -> dict[str, Any]:
+                      page: PageDep) -> Page[UserPublic]:
     result = await profiles.list_students(uow, user, page)
-    return {**result, "items": [user_public(u) for u in result["items"]]}
+    return result.map(user_public)
 
 
 @users_router.get("/users/{user_id}", response_model=UserPublic, responses=problems(401, 404, 422))
@@ -140,9 +114,9 @@ async def update_user(user_id: uuid.UUID, body: UserUpdate, user: CurrentUser, u
     return user_public(await profiles.update_user(uow, user, user_id, changes))
 
 
-async def _upload_size_limit(request: Request) -> None:
+async def _upload_size_limit(request: Request, settings: SettingsDep) -> None:
     length = request.headers.get("content-length", "")
-    limit = request.app.state.settings.avatar_max_bytes
+    limit = settings.avatar_max_bytes
     if length.isdigit() and int(length) > limit + 64 * 1024:
         raise TooLarge(f"Avatars are limited to {limit} bytes")
 

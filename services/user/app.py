@@ -1,46 +1,54 @@
+"""The user service: what it is made of (`SPEC`), its bootstrap hook and its app."""
 from __future__ import annotations
 
 import asyncio
 import logging
 from pathlib import Path
+from typing import cast
 
 from fastapi import FastAPI
 
 from services.user import api, directory, service
+from services.user.deps import UserDeps
 from services.user.keys import KeyMaterial, Keyring, Tokens
 from services.user.models import UserBase
 from services.user.settings import UserSettings
-from shared.app import ServiceSpec, create_service_app
+from services.user.throttle import LoginThrottle
+from shared.app import ServiceContext, ServiceSpec, create_service_app
+from shared.auth import KeySource
 from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
-def _keyring(app: FastAPI) -> Keyring:
-    """The service verifies its own tokens with its own keys (no JWKS over HTTP)."""
-    settings: UserSettings = app.state.settings
+async def bootstrap(ctx: ServiceContext) -> UserDeps:
+    """The keyring (with a signing key, created on first start), tokens and the login throttle."""
+    settings = cast(UserSettings, ctx.settings)
     configured = None
     if settings.jwt_private_key is not None and settings.jwt_private_key.get_secret_value():
         configured = KeyMaterial.from_private_pem(settings.jwt_private_key.get_secret_value(),
                                                   expected_algorithm=settings.jwt_algorithm)
-    app.state.keyring = Keyring(app.state.session_factory, configured=configured,
-                                cache_seconds=settings.signing_key_cache_seconds)
-    app.state.tokens = Tokens.from_settings(app.state.keyring, settings)
-    return app.state.keyring
-
-
-async def _ensure_signing_key(app: FastAPI) -> None:
-    keyring: Keyring = app.state.keyring
-    kid = await service.ensure_signing_key(app.state.uow_factory(), app.state.tokens,
-                                           configured=keyring.configured_key,
-                                           algorithm=app.state.settings.jwt_algorithm)
+    keyring = Keyring(ctx.session_factory, configured=configured, cache_seconds=settings.signing_key_cache_seconds)
+    tokens = Tokens.from_settings(keyring, settings)
+    kid = await service.ensure_signing_key(ctx.uow_factory(), tokens, configured=keyring.configured_key,
+                                           algorithm=settings.jwt_algorithm)
     log.info("signing tokens with key %s", kid)
+    throttle = LoginThrottle(ctx.runtime.redis, window=settings.login_window_seconds,
+                             max_per_account=settings.login_max_failures_per_account,
+                             max_per_ip=settings.login_max_failures_per_ip)
+    return UserDeps(settings=settings, keyring=keyring, tokens=tokens, revocations=ctx.revocations,
+                    throttle=throttle)
 
 
-async def _purge_expired(app: FastAPI) -> None:
+def own_keys(deps: UserDeps) -> KeySource:
+    """The service verifies its own tokens with its own keys (no JWKS over HTTP)."""
+    return deps.keyring
+
+
+async def purge_expired(ctx: ServiceContext, deps: UserDeps) -> None:
     while True:
         try:
-            await service.purge_expired(app.state.uow_factory())
+            await service.purge_expired(ctx.uow_factory())
         except asyncio.CancelledError:
             raise
         except Exception:  # boundary: a housekeeping loop logs and tries again later
@@ -53,10 +61,10 @@ SPEC = ServiceSpec(
     metadata=UserBase.metadata,
     versions_dir=Path(__file__).parent / "migrations" / "versions",
     settings_class=UserSettings,
+    bootstrap=bootstrap,
     routers=[*api.routers, directory.router],
-    on_startup=[_ensure_signing_key],
-    background=[_purge_expired],
-    key_source=_keyring,
+    background=[purge_expired],
+    key_source=own_keys,
 )
 
 

@@ -51,12 +51,11 @@ async def create_invite(uow: UnitOfWork, inviter: Principal, kind: InviteKind, *
 
 
 async def describe_invite(uow: UnitOfWork, code: str) -> tuple[Invite, User]:
-    async with uow:
+    async with uow.read_only():
         invite = await uow.session.get(Invite, code)
         if invite is None:
             raise NotFound("No such invite")
         inviter = await find_user(uow.session, invite.inviter_id)
-        uow.session.expunge_all()
         return invite, inviter
 
 

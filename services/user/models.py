@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, Text, TypeDecorator, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import Base, new_metadata
 from shared.events import utcnow
+from shared.sql import Base, new_metadata
 
 
 class UserBase(Base):

@@ -10,12 +10,12 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from services.user import domain
 from services.user.models import ParentLink, TeacherLink, User
 from services.user.schemas import user_public
-from services.user.service import detached, find_user
+from services.user.service import find_user
 from shared.auth import Principal
 from shared.db import UnitOfWork
-from shared.errors import Forbidden, NotFound, Unprocessable
+from shared.errors import Forbidden, NotFound
 from shared.events import UserUpdated
-from shared.pagination import PageParams, make_page
+from shared.pagination import Page, PageParams, make_page
 from shared.storage import LocalStorage
 
 AVATAR_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
@@ -23,11 +23,11 @@ AVATAR_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 async def get_user(uow: UnitOfWork, viewer: Principal, user_id: uuid.UUID) -> User:
     """The user, if the viewer may see them; 404 otherwise (not 403: their existence is private)."""
-    async with uow:
+    async with uow.read_only():
         linked = await uow.session.scalar(select(_linked(viewer.id, user_id)))
         if not domain.can_view_user(viewer.id, viewer.role, user_id, linked=bool(linked)):
             raise NotFound("No such user")
-        return detached(uow.session, await find_user(uow.session, user_id))
+        return await find_user(uow.session, user_id)
 
 
 async def update_user(uow: UnitOfWork, editor: Principal, user_id: uuid.UUID,
@@ -67,7 +67,7 @@ async def open_avatar(uow: UnitOfWork, storage: LocalStorage, viewer: Principal,
 
 
 async def list_users(uow: UnitOfWork, viewer: Principal, page: PageParams, *, role: str | None = None,
-                     q: str | None = None) -> dict[str, Any]:
+                     q: str | None = None) -> Page[User]:
     """Admins list everyone, teachers their students, parents their children."""
     query = _visible_to(viewer)
     if role:
@@ -79,7 +79,7 @@ async def list_users(uow: UnitOfWork, viewer: Principal, page: PageParams, *, ro
     return await _page(uow, query, page)
 
 
-async def list_students(uow: UnitOfWork, teacher: Principal, page: PageParams) -> dict[str, Any]:
+async def list_students(uow: UnitOfWork, teacher: Principal, page: PageParams) -> Page[User]:
     return await _page(uow, _visible_to(teacher), page)
 
 
@@ -94,15 +94,11 @@ def _visible_to(viewer: Principal) -> Select:
     return query
 
 
-async def _page(uow: UnitOfWork, query: Select, page: PageParams) -> dict[str, Any]:
-    after = page.after()
-    if after is not None:
-        if len(after) != 1 or not isinstance(after[0], str) or "\x00" in after[0]:
-            raise Unprocessable("Invalid cursor", errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}])
+async def _page(uow: UnitOfWork, query: Select, page: PageParams) -> Page[User]:
+    if (after := page.after(str)) is not None:
         query = query.where(User.email > after[0])
-    async with uow:
+    async with uow.read_only():
         rows = list((await uow.session.scalars(query.order_by(User.email).limit(page.limit + 1))).all())
-        uow.session.expunge_all()
     return make_page(rows, page.limit, lambda user: [user.email])
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from services.user.links import link_teacher
 from services.user.models import User
-from services.user.service import detached, register_user, user_by_email
+from services.user.service import register_user, user_by_email
 from shared.db import UnitOfWork
 from shared.errors import Conflict
 
@@ -40,15 +40,15 @@ async def seed_demo(uow_factory: UowFactory) -> list[str]:
 
 async def _ensure_account(uow_factory: UowFactory, *, role: str, email: str, password: str,
                           full_name: str) -> User:
-    async with uow_factory() as uow:
-        existing = detached(uow.session, await user_by_email(uow.session, email))
+    async with uow_factory().read_only() as uow:
+        existing = await user_by_email(uow.session, email)
     if existing is None:
         try:
             return await register_user(uow_factory(), email=email, password=password, full_name=full_name,
                                        role=role)
         except Conflict:  # created meanwhile by another instance
-            async with uow_factory() as uow:
-                existing = detached(uow.session, await user_by_email(uow.session, email))
+            async with uow_factory().read_only() as uow:
+                existing = await user_by_email(uow.session, email)
     if existing.role != role:
         raise Conflict(f"{email} exists already as a {existing.role}, not a {role}")
     return existing

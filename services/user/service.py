@@ -5,7 +5,6 @@ import asyncio
 import uuid
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -24,7 +23,6 @@ from shared.db import UnitOfWork
 from shared.errors import Conflict, NotFound, RateLimited, Unauthorized, Unprocessable
 from shared.events import UserCreated, utcnow
 
-T = TypeVar("T")
 hasher = PasswordHasher()  # Argon2id with the library's (RFC 9106) parameters
 
 
@@ -72,14 +70,6 @@ async def register_user(uow: UnitOfWork, *, email: str, password: str, full_name
     return user
 
 
-def detached(session: AsyncSession, row: T) -> T:
-    """The row, readable after its unit of work ends (one that does not commit rolls back,
-    which would expire the rows it loaded)."""
-    if row is not None:
-        session.expunge(row)
-    return row
-
-
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(User.email == domain.normalize_email(email)))
 
@@ -92,8 +82,8 @@ async def find_user(session: AsyncSession, user_id: uuid.UUID) -> User:
 
 
 async def get_me(uow: UnitOfWork, user: Principal) -> User:
-    async with uow:
-        found = detached(uow.session, await uow.session.get(User, user.id))
+    async with uow.read_only():
+        found = await uow.session.get(User, user.id)
     if found is None:
         raise Unauthorized("The account of this token no longer exists")
     return found
@@ -109,8 +99,8 @@ async def log_in(uow: UnitOfWork, tokens: keys.Tokens, throttle: LoginThrottle, 
         LOGINS.labels("throttled").inc()
         raise
     signer = await tokens.signer()
-    async with uow:
-        user = detached(uow.session, await user_by_email(uow.session, email))
+    async with uow.read_only():
+        user = await user_by_email(uow.session, email)
     if user is None or not await password_matches(user.password_hash, password):
         await throttle.record_failure(ip, email)
         LOGINS.labels("failed").inc()

@@ -1,8 +1,12 @@
 """The one alembic environment: the connection and the metadata come from the caller."""
 from alembic import context
 
-from shared.db import UtcDateTime
-from shared.outbox import MessagingBase
+from shared.inbox import InboxEntry
+from shared.outbox import OutboxMessage
+from shared.sql import MessagingBase, UtcDateTime
+
+# the two messaging tables of every service's database, on MessagingBase.metadata
+MESSAGING_TABLES = (InboxEntry.__table__, OutboxMessage.__table__)
 
 
 def render_item(kind, obj, autogen_context):

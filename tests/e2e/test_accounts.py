@@ -4,7 +4,7 @@ import uuid
 import httpx
 import pytest
 
-from shared.events import Event
+from shared.events import Event, UserCreated
 from tests.e2e.conftest import register_and_login
 from tests.mesh import Mesh
 from tests.support import eventually, tapped
@@ -84,4 +84,4 @@ async def test_user_created_reaches_a_consumer_on_rabbitmq_with_the_request_corr
     assert event.correlation_id == correlation_id
     assert message.correlation_id == correlation_id
     assert event.producer == "user"
-    assert event.data().user_id == uuid.UUID(response.json()["id"])
+    assert event.payload_as(UserCreated).user_id == uuid.UUID(response.json()["id"])

@@ -19,7 +19,7 @@ from services.lesson.settings import LessonSettings
 from services.user.app import create_app as create_user_app
 from services.user.settings import UserSettings
 from shared.bus import InMemoryBus
-from shared.cache import make_redis
+from shared.redis_factory import make_redis
 from shared.rabbit import RabbitBus
 from shared.runtime import Runtime
 from tests.integration.lesson.world import LessonWorld, Tap, Users

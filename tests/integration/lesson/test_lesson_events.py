@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from services.lesson.models import KnownUser, ParentLink, TeacherLink
 from shared.events import ParentLinked, TeacherLinked, UserCreated, UserUpdated, make_event
-from shared.outbox import InboxEntry
+from shared.inbox import InboxEntry
 from tests.integration.lesson.world import tomorrow_at
 from tests.support import eventually
 

@@ -13,8 +13,8 @@ from shared.db import UnitOfWork, make_engine
 from shared.errors import install_problem_handlers
 from shared.events import Event, UserCreated, make_event
 from shared.inbox import Consumer, Handlers
-from shared.outbox import MessagingBase
 from shared.rabbit import RabbitBus
+from shared.sql import MessagingBase
 from tests.support import eventually
 
 

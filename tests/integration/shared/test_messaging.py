@@ -14,9 +14,10 @@ from shared import context
 from shared.bus import PoisonMessage
 from shared.db import UnitOfWork, make_engine
 from shared.events import EXCHANGE, Event, UserCreated, UserUpdated, make_event
-from shared.inbox import Consumer, Handlers
-from shared.outbox import InboxEntry, MessagingBase, OutboxMessage, OutboxRelay
+from shared.inbox import Consumer, Handlers, InboxEntry
+from shared.outbox import OutboxMessage, OutboxRelay
 from shared.rabbit import RabbitBus
+from shared.sql import MessagingBase
 from tests.support import eventually
 
 probe_metadata = MetaData()
@@ -50,7 +51,7 @@ def _recording_handlers(received: list[Event]) -> Handlers:
 
     @handlers.on("user.created")
     async def on_user_created(uow: UnitOfWork, event: Event) -> None:
-        await uow.session.execute(hits.insert().values(user_id=str(event.data().user_id)))
+        await uow.session.execute(hits.insert().values(user_id=str(event.payload_as(UserCreated).user_id)))
         received.append(event)
 
     return handlers

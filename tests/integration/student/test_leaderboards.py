@@ -116,7 +116,7 @@ async def test_without_redis_the_ledger_still_gets_the_xp_and_the_board_catches_
     await progress.settle()
     assert ranking(await board(world, ann, period="all")) == [(str(ann.id), 150, 1)]
 
-    boards = world.app.state.game.boards
+    boards = world.app.state.deps.game.boards
     alive = boards._redis
     dead = redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     monkeypatch.setattr(boards, "_redis", dead)

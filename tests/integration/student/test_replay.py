@@ -52,7 +52,7 @@ async def ingest(world: StudentWorld, student_id: uuid.UUID) -> int:
 async def test_replaying_the_stored_facts_gives_exactly_the_stored_state(world: StudentWorld):
     student = world.person("student")
     await ingest(world, student.id)
-    (report,) = await replay_students(world.app.state.uow_factory, world.app.state.game, [student.id], dry_run=True)
+    (report,) = await replay_students(world.app.state.uow_factory, world.app.state.deps.game, [student.id], dry_run=True)
     assert report["equal"], report["differences"]
     assert report["stored"]["xp"] == report["ledger_xp"] > 0
     state = await world.state(student.id)
@@ -69,9 +69,9 @@ async def test_a_damaged_state_is_repaired_from_the_facts_without_new_awards(wor
         await uow.commit()
     counts_before = await _counts(world, student.id)
 
-    (dry,) = await replay_students(world.app.state.uow_factory, world.app.state.game, [student.id], dry_run=True)
+    (dry,) = await replay_students(world.app.state.uow_factory, world.app.state.deps.game, [student.id], dry_run=True)
     assert not dry["equal"] and "earned" in dry["differences"]
-    (fixed,) = await replay_students(world.app.state.uow_factory, world.app.state.game, [student.id], dry_run=False)
+    (fixed,) = await replay_students(world.app.state.uow_factory, world.app.state.deps.game, [student.id], dry_run=False)
     assert fixed["repaired"] and fixed["awarded"] == {"xp": 0, "achievements": []}
     assert (await world.state(student.id)).to_dict() == good.to_dict()
     assert await _counts(world, student.id) == counts_before

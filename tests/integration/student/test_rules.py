@@ -141,10 +141,10 @@ async def test_a_rule_change_interrupted_before_its_awards_is_finished_by_the_ca
     (student,) = await students_with_lessons(world, [4])
     await store_without_awarding(world, with_student_threshold((await current(world, admin))["rules"], 4))
 
-    assert await catch_up_everyone(world.app.state.uow_factory, world.app.state.game, batch=10) == 1
+    assert await catch_up_everyone(world.app.state.uow_factory, world.app.state.deps.game, batch=10) == 1
     assert list((await world.state(student.id)).earned) == ["first_step", "student"]
     await tap.wait_for("achievement.earned", student.id, count=2)
-    assert await catch_up_everyone(world.app.state.uow_factory, world.app.state.game, batch=10) == 0
+    assert await catch_up_everyone(world.app.state.uow_factory, world.app.state.deps.game, batch=10) == 0
 
 
 async def test_the_next_fact_of_a_student_judged_under_older_rules_catches_them_up_first(world: StudentWorld):
@@ -152,7 +152,7 @@ async def test_the_next_fact_of_a_student_judged_under_older_rules_catches_them_
     (student,) = await students_with_lessons(world, [4])
     await store_without_awarding(world, with_student_threshold((await current(world, admin))["rules"], 4))
     async with world.app.state.session_factory() as session:
-        await world.app.state.game.book.refresh(session)  # as the periodic refresh does
+        await world.app.state.deps.game.book.refresh(session)  # as the periodic refresh does
 
     await world.publish(lesson_completed(student.id, moscow(20)))
     await world.wait_for_facts(student.id, 5)

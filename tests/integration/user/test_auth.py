@@ -49,7 +49,7 @@ def _part(data: dict) -> str:
 
 async def test_tokens_not_signed_by_the_service_for_its_audience_and_in_time_are_refused(service):
     user = await service.account()
-    own_key = await service.app.state.keyring.signing_key()
+    own_key = await service.app.state.deps.keyring.signing_key()
     stranger = KeyMaterial.generate("EdDSA")
     impostor = KeyMaterial(own_key.kid, "EdDSA", stranger.public_key, stranger.private_key)
 

@@ -16,7 +16,7 @@ def _kid(token: str) -> str:
 
 
 async def _rotate(service) -> str:
-    return await user_service.rotate_signing_key(service.app.state.uow_factory(), service.app.state.tokens,
+    return await user_service.rotate_signing_key(service.app.state.uow_factory(), service.app.state.deps.tokens,
                                                  algorithm=service.settings.jwt_algorithm)
 
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from api_gateway.app import create_app
 from api_gateway.settings import GatewaySettings
 from shared.bus import InMemoryBus
-from shared.cache import make_redis
+from shared.redis_factory import make_redis
 from shared.runtime import Runtime
 from tests.e2e.gateway.upstream_app import create_app as create_upstream
 from tests.support import TestKeys, running

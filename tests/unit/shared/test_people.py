@@ -6,7 +6,7 @@ import uuid
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import Base, new_metadata
+from shared.sql import Base, new_metadata
 from shared.people import ParentLinkColumns, People, TeacherLinkColumns, UserColumns, link_path
 
 

@@ -1,0 +1,20 @@
+"""What the dictionary service's bootstrap hook (`app.bootstrap`) builds once, and the route dependency
+that hands it over. Collaborators that outlive a request (clients, caches, loaded rules) go here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends
+
+from services.dictionary.settings import DictionarySettings
+from shared.app import get_deps, get_settings
+
+
+@dataclass(frozen=True)
+class DictionaryDeps:
+    settings: DictionarySettings
+
+
+DepsDep = Annotated[DictionaryDeps, Depends(get_deps)]
+SettingsDep = Annotated[DictionarySettings, Depends(get_settings)]

@@ -1,0 +1,2 @@
+"""The dictionary API's request and response models (pydantic): `XCreate`, `XUpdate`, `XPublic`,
+with the limits the service checks (see `services/lesson/schemas.py`)."""
