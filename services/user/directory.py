@@ -16,6 +16,6 @@ TABLES = {"teacher": TeacherLink, "parent": ParentLink}
 
 @router.get(LINK_PATH, summary="Is this teacher (or parent) linked to this student (internal)")
 async def link(kind: LinkKind, other_id: uuid.UUID, student_id: uuid.UUID, uow: UowDep) -> LinkAnswer:
-    async with uow:
+    async with uow.read_only():
         row = await uow.session.get(TABLES[kind], (other_id, student_id))
         return LinkAnswer(linked=row is not None, linked_at=row.created_at if row else None)
