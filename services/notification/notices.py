@@ -84,7 +84,7 @@ async def balance_updated(uow: UnitOfWork, deps: NotificationDeps, event: Event,
     previous = await people.swap_balance(uow.session, p.student_id, p.balance)
     if not is_low_balance_alert(p.balance, previous, threshold):
         return
-    told = [*await readmodel.payers_of(uow.session, p.student_id),
+    told = [*await people.payers_of(uow.session, p.student_id),
             *await people.teachers_of(uow.session, p.student_id)]
     data = {"balance": p.balance, "currency": p.currency, "threshold": threshold, "student_id": p.student_id,
             "student_name": await people.name_of(uow.session, p.student_id)}
