@@ -4,9 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from shared import metrics
 from shared.auth import require_roles
@@ -47,8 +46,3 @@ async def merged_openapi(request: Request) -> JSONResponse:
     own = get_openapi(title="RepitBot API", version=app.version, routes=app.routes,
                       description="Every service of RepitBot behind one gateway.")
     return JSONResponse(await app.state.gateway.openapi.document(own))
-
-
-@router.get("/docs", include_in_schema=False)
-def docs() -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="RepitBot API")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -10,20 +11,23 @@ from slowapi.errors import RateLimitExceeded
 from starlette.middleware.cors import CORSMiddleware
 
 from api_gateway import api, proxy, ratelimit
+from api_gateway.breakers import Clock
 from api_gateway.gateway import Gateway
 from api_gateway.settings import GatewaySettings
-from shared import health, metrics
+from shared import docs, health, metrics
 from shared.errors import install_problem_handlers
 from shared.http import RequestContextMiddleware
 from shared.logs import configure_logging
 from shared.runtime import Runtime
 
 
-def create_app(settings: GatewaySettings | None = None, runtime: Runtime | None = None) -> FastAPI:
+def create_app(settings: GatewaySettings | None = None, runtime: Runtime | None = None, *,
+               clock: Clock = time.time) -> FastAPI:
+    """`clock` times the circuit breakers' recovery (tests pass one they control)."""
     settings = settings or GatewaySettings()
     if runtime is None:
         configure_logging(settings.log_level, json_output=settings.log_json)
-    gateway = Gateway(settings, runtime)
+    gateway = Gateway(settings, runtime, clock=clock)
     limiter = ratelimit.make_limiter(settings)
 
     @contextlib.asynccontextmanager
@@ -62,5 +66,6 @@ def create_app(settings: GatewaySettings | None = None, runtime: Runtime | None 
                                               strict=general(strict(proxy.forward_auth))))
     app.include_router(health.router)
     app.include_router(api.router)
+    app.include_router(docs.router)
     app.include_router(metrics.router)          # /metrics, as on every process
     return app

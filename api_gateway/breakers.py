@@ -11,6 +11,10 @@ interval later. In embedded mode there is no Redis and the same storage is purel
 
 pybreaker lets every call through while half-open; the spec wants one trial, so
 `admit` hands out a single trial permit (in mesh mode a Redis key, so one per cluster).
+
+Time comes from the registry's clock (seconds since the epoch; tests pass one they move):
+the storage stamps the opening with it, and `admit` half-opens the breaker itself once the
+recovery timeout has passed on it, so pybreaker's own reading of the wall clock is never asked.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +40,8 @@ BREAKER_STATE = Gauge("repitbot_gateway_breaker_state",
 KEY = "gateway:breaker:{}"
 TRIAL_KEY = "gateway:breaker:{}:trial"
 
+Clock = Callable[[], float]
+
 
 class BreakerOpen(Exception):
     def __init__(self, service: str, retry_after: int) -> None:
@@ -46,8 +53,9 @@ class BreakerOpen(Exception):
 class SyncedStorage(pybreaker.CircuitBreakerStorage):
     """Local breaker state with a queue of writes for Redis (see the module docstring)."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, clock: Clock = time.time) -> None:
         super().__init__(service)
+        self._clock = clock
         self._state = pybreaker.STATE_CLOSED
         self._failures = 0
         self._successes = 0
@@ -92,8 +100,10 @@ class SyncedStorage(pybreaker.CircuitBreakerStorage):
 
     @opened_at.setter
     def opened_at(self, value: datetime) -> None:
-        self._opened_at = value
-        self.pending.append(("set", "opened_at", value.timestamp()))
+        """Stamped with the clock, not with the wall-clock `value` pybreaker passes."""
+        now = self._clock()
+        self._opened_at = datetime.fromtimestamp(now, UTC)
+        self.pending.append(("set", "opened_at", now))
 
     def apply_remote(self, fields: dict[str, str]) -> None:
         """Take the shared state read from Redis (unless our own writes are still queued)."""
@@ -132,8 +142,10 @@ class Permit:
 
 class BreakerRegistry:
     def __init__(self, services: list[str], *, failure_threshold: int, recovery_timeout: float,
-                 redis: Any = None, sync_interval: float = 0.25, trial_ttl: float = 30.0) -> None:
-        self._storages = {s: SyncedStorage(s) for s in services}
+                 redis: Any = None, sync_interval: float = 0.25, trial_ttl: float = 30.0,
+                 clock: Clock = time.time) -> None:
+        self._clock = clock
+        self._storages = {s: SyncedStorage(s, clock) for s in services}
         self.breakers = {s: pybreaker.CircuitBreaker(
             fail_max=failure_threshold, reset_timeout=recovery_timeout, state_storage=self._storages[s],
             listeners=[_GaugeListener()], name=s, throw_new_error_on_trip=False) for s in services}
@@ -153,6 +165,8 @@ class BreakerRegistry:
             raise BreakerOpen(service, self.retry_after(service))
         if trial and not await self._begin_trial(service):
             raise BreakerOpen(service, 1)
+        if state == pybreaker.STATE_OPEN:
+            breaker.half_open()
         context = breaker.calling()
         try:
             context.__enter__()
@@ -168,7 +182,7 @@ class BreakerRegistry:
         opened_at = self._storages[service].opened_at
         if opened_at is None:
             return 0.0
-        return opened_at.timestamp() + self.breakers[service].reset_timeout - time.time()
+        return opened_at.timestamp() + self.breakers[service].reset_timeout - self._clock()
 
     async def _begin_trial(self, service: str) -> bool:
         if service in self._trials:

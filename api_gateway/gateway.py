@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import httpx
 
 from api_gateway.balancer import InstancePool
-from api_gateway.breakers import BreakerRegistry
+from api_gateway.breakers import BreakerRegistry, Clock
 from api_gateway.health import HealthAggregator
 from api_gateway.openapi import OpenAPIMerger
 from api_gateway.settings import GatewaySettings
@@ -23,8 +24,10 @@ log = logging.getLogger(__name__)
 
 
 class Gateway:
-    def __init__(self, settings: GatewaySettings, runtime: Runtime | None = None) -> None:
+    def __init__(self, settings: GatewaySettings, runtime: Runtime | None = None, *,
+                 clock: Clock = time.time) -> None:
         self.settings = settings
+        self._clock = clock
         self._given_runtime = runtime
         self.runtime: Runtime | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -39,7 +42,7 @@ class Gateway:
             list(SERVICE_NAMES), failure_threshold=settings.circuit_breaker_failure_threshold,
             recovery_timeout=settings.circuit_breaker_recovery_timeout, redis=shared_redis,
             sync_interval=settings.breaker_sync_interval,
-            trial_ttl=settings.upstream_read_timeout + settings.upstream_connect_timeout)
+            trial_ttl=settings.upstream_read_timeout + settings.upstream_connect_timeout, clock=self._clock)
         keys = rt.key_source or JWKSClient(settings.jwks_location(), transport=rt.transports.get("user"))
         revocations = RedisRevocationList(rt.redis)
         self.authenticator = TokenVerifier(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience,

@@ -27,6 +27,7 @@ from api_gateway.upstream import (
     UpstreamTimeout,
 )
 from shared import context
+from shared.addresses import forwarded_chain
 from shared.auth import BEARER_CHALLENGE, Principal
 from shared.errors import DomainError, problem
 
@@ -96,6 +97,9 @@ async def forward(request: Request) -> Response:
         AUTH_REJECTIONS.labels("missing" if error is None else "invalid").inc()
         detail = error.detail if error is not None else "Missing bearer token"
         return problem(401, detail, headers=BEARER_CHALLENGE)
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > gw.settings.max_request_bytes:
+        return problem(413, f"Request bodies are limited to {gw.settings.max_request_bytes} bytes")
     body = await RequestBody.read(request.receive)
     upstream = gw.upstreams[route.service]
     if upstream.in_flight >= upstream.max_concurrent:
@@ -128,7 +132,8 @@ async def forward_auth(request: Request) -> Response:
 async def _send(gw: Gateway, upstream: Upstream, permit: Permit, route: routes.Route, scope: Scope,
                 body: RequestBody) -> UpstreamResponse:
     """Send to one instance after another until one answers; report to the breaker once."""
-    method, headers, target = scope["method"], forwarded_headers(scope), _target(scope)
+    trusted = tuple(gw.settings.trusted_proxies)
+    method, headers, target = scope["method"], forwarded_headers(scope, trusted), _target(scope)
     tried: list = []
     settled = False
     try:
@@ -232,14 +237,15 @@ class RequestBody:
                 return
 
 
-def forwarded_headers(scope: Scope) -> Headers:
-    """The client's headers less hop-by-hop ones, plus X-Forwarded-* and X-Correlation-ID."""
+def forwarded_headers(scope: Scope, trusted_proxies: tuple[str, ...] = ()) -> Headers:
+    """The client's headers less hop-by-hop ones, plus X-Forwarded-* and X-Correlation-ID.
+    An incoming X-Forwarded-For is kept only from a trusted proxy."""
     raw = scope["headers"]
     named = {n.strip().lower().encode() for k, v in raw if k == b"connection" for n in v.decode("latin-1").split(",")}
     headers = [(k, v) for k, v in raw if k not in NOT_FORWARDED and k not in named]
     client = (scope.get("client") or ("unknown", 0))[0]
     incoming = b", ".join(v for k, v in raw if k == b"x-forwarded-for").decode("latin-1")
-    chain = incoming if incoming.rsplit(",", 1)[-1].strip() == client else ", ".join(filter(None, [incoming, client]))
+    chain = forwarded_chain(client, incoming, trusted_proxies)
     host = next((v for k, v in raw if k == b"host"), None)
     headers.append((b"x-forwarded-for", chain.encode("latin-1")))
     headers.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))

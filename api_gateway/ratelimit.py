@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api_gateway.settings import GatewaySettings
+from shared.addresses import client_address
 from shared.errors import problem
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,10 @@ class GatewayLimiter(Limiter):
         """Called by slowapi's decorators on every limited response."""
         quota = self.quota(current_limit) if self._headers_enabled else None
         if quota is not None:
-            response.headers.update(quota.headers(refused=response.status_code == 429))
+            # a service's own 429 (the login throttle) keeps its Retry-After: it knows the wait
+            own = response.status_code == 429 and "retry-after" not in response.headers
+            headers = quota.headers(refused=own)
+            response.headers.update(headers)
         return response
 
 
@@ -161,7 +165,10 @@ def rate_limit_key(request: Request) -> str:
 
 
 def client_ip(request: Request) -> str:
-    return "ip:" + (request.client.host if request.client else "unknown")
+    """The client's address, through X-Forwarded-For only from TRUSTED_PROXIES."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = tuple(request.app.state.settings.trusted_proxies)
+    return "ip:" + client_address(peer, request.headers.get("x-forwarded-for", ""), trusted)
 
 
 async def too_many_requests(request: Request, exc: RateLimitExceeded) -> Response:

@@ -30,6 +30,8 @@ class GatewaySettings(Settings):
     upstream_ejection_seconds: float = 10.0       # an instance that failed is skipped this long
     upstream_ejection_after_errors: int = 3       # consecutive 5xx/timeouts that eject an instance
 
+    max_request_bytes: int = 64 * 1024 * 1024    # a larger declared body is refused (413) before it is read
+
     health_timeout: float = 1.0
     health_cache_seconds: float = 1.0
     openapi_cache_seconds: float = 30.0

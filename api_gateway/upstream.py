@@ -25,6 +25,7 @@ from yarl import URL
 
 from api_gateway.balancer import InstancePool
 from api_gateway.metrics import UPSTREAM_IN_FLIGHT
+from shared.addresses import IN_PROCESS_PEER
 
 Headers = list[tuple[bytes, bytes]]
 Body = bytes | AsyncIterator[bytes]
@@ -149,7 +150,7 @@ class AsgiTransport:
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
                  "scheme": "http", "path": unquote(path), "raw_path": path.encode(),
                  "query_string": query.encode(), "root_path": "", "headers": headers,
-                 "server": (base_url.removeprefix("http://"), 80), "client": ("127.0.0.1", 0)}
+                 "server": (base_url.removeprefix("http://"), 80), "client": (IN_PROCESS_PEER, 0)}
         exchange = _Exchange(body)
         task = asyncio.create_task(exchange.run(self._app, scope))
         try:

@@ -1,6 +1,7 @@
 """Gamification throughput, in one run:
 
     python -m bench.gamification [--events 10000] [--instances 1] [--paced-rates 100,300] [--paced-seconds 20]
+    python -m bench.gamification --baseline DIR [--rounds 4] [--events 2000]
 
 1. The rule engine alone (no I/O): `lesson.completed` facts applied per second with the default
    rule set (20 achievements) and with 1,000 achievements (980 more that read card reviews), and
@@ -15,6 +16,10 @@
    to the `xp.earned` relayed back, beside the raw RabbitMQ rate of `bench.bus` (publish with
    confirms -> consume with acks) in the same run.
 
+With `--baseline DIR` (a checkout of another commit) it only compares CPU per event of a burst:
+in `--rounds` rounds the student service of this tree and the one of DIR take turns against the
+same servers, each on a fresh database, so that the load of a shared machine falls on both alike.
+
 Starts its own throw-away PostgreSQL, RabbitMQ and Redis on loopback (as the test suite does).
 """
 from __future__ import annotations
@@ -23,12 +28,12 @@ import argparse
 import asyncio
 import contextlib
 import copy
-import os
 import shutil
 import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -184,16 +189,18 @@ async def paced(bus: RabbitBus, tap: Tap, db: asyncpg.Connection, students: list
 
 
 def cpu_seconds() -> dict[str, float]:
-    """CPU time used so far by the processes of the pipeline, by role."""
+    """CPU time used so far by the processes of the pipeline, by role: this process and the servers
+    and services it started (not those of anyone else on a shared machine)."""
     roles = {"services.student": "student service", "beam": "RabbitMQ", "postgres": "PostgreSQL",
              "redis-server": "Redis"}
     used: dict[str, float] = {}
-    for process in psutil.process_iter(["pid", "cmdline"]):
-        command = " ".join(process.info["cmdline"] or [])
-        role = "bench (publisher, listener)" if process.info["pid"] == os.getpid() else next(
-            (name for key, name in roles.items() if key in command), None)
-        if role:
-            with contextlib.suppress(psutil.Error):
+    me = psutil.Process()
+    for process in [me, *me.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            command = " ".join(process.cmdline())
+            role = "bench (publisher, listener)" if process.pid == me.pid else next(
+                (name for key, name in roles.items() if key in command), None)
+            if role:
                 times = process.cpu_times()
                 used[role] = used.get(role, 0.0) + times.user + times.system
     return used
@@ -204,10 +211,28 @@ def percentile(values: list[float], share: float) -> float:
 
 
 async def pipeline_part(servers, args: argparse.Namespace) -> dict[str, float]:
+    results: dict = {}
+    async with student_pipeline(servers, args) as (bus, tap, db, students):
+        results["publish"], results["committed"], results["relayed"], results["cpu"] = await measured_burst(
+            bus, tap, db, students, args.events)
+        for rate in args.paced_rates:
+            committed, relayed = await paced(bus, tap, db, students, rate, args.paced_seconds)
+            results[rate] = {"events": len(relayed), "committed": (statistics.median(committed),
+                                                                   percentile(committed, 0.99)),
+                             "relayed": (statistics.median(relayed), percentile(relayed, 0.99))}
+    results["raw"] = await raw_rate(servers.rabbitmq_url, _events(args.events))
+    return results
+
+
+@contextlib.asynccontextmanager
+async def student_pipeline(servers, args: argparse.Namespace, source: Path | None = None) -> AsyncIterator[tuple]:
+    """The student service (of this tree, or of the tree at `source`) on a fresh database, warmed up
+    (every student has a state row): (bus, tap, database connection, students)."""
     url = servers.create_database(f"bench_student_{uuid.uuid4().hex[:6]}")
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     env = {"DATABASE_URL": url, "LOG_LEVEL": "WARNING", "EVENT_PREFETCH": str(args.prefetch)}
-    results: dict = {}
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
     with Mesh(servers) as mesh:
         mesh.start_app("student", "services.student.app:create_app", instances=args.instances, env=env)
         tap, bus = Tap(), RabbitBus(servers.rabbitmq_url)
@@ -215,26 +240,51 @@ async def pipeline_part(servers, args: argparse.Namespace) -> dict[str, float]:
         db = await asyncpg.connect(dsn)
         try:
             students = [uuid.uuid4() for _ in range(STUDENTS)]
-            await burst(bus, tap, db, students, 1000)  # warm-up: every student gets a state row
-            before = cpu_seconds()
-            results["publish"], results["committed"], results["relayed"] = await burst(
-                bus, tap, db, students, args.events)
-            results["cpu"] = {role: (spent - before.get(role, 0.0)) / args.events
-                              for role, spent in cpu_seconds().items()}
-            for rate in args.paced_rates:
-                committed, relayed = await paced(bus, tap, db, students, rate, args.paced_seconds)
-                results[rate] = {"events": len(relayed), "committed": (statistics.median(committed),
-                                                                       percentile(committed, 0.99)),
-                                 "relayed": (statistics.median(relayed), percentile(relayed, 0.99))}
+            await burst(bus, tap, db, students, 1000)
+            yield bus, tap, db, students
         finally:
             await db.close()
             await bus.close()
             await connection.close()
-    results["raw"] = await raw_rate(servers.rabbitmq_url, _events(args.events))
-    return results
+
+
+async def measured_burst(bus: RabbitBus, tap: Tap, db: asyncpg.Connection, students: list[uuid.UUID],
+                         n: int) -> tuple[float, float, float, dict[str, float]]:
+    """`burst`, and the CPU time each process spent per event of it."""
+    before = cpu_seconds()
+    rates = await burst(bus, tap, db, students, n)
+    return (*rates, {role: (spent - before.get(role, 0.0)) / n for role, spent in cpu_seconds().items()})
+
+
+async def compare(servers, args: argparse.Namespace) -> None:
+    """CPU per event of this tree's student service and the baseline's, in alternating rounds."""
+    trees: dict[str, Path | None] = {"this tree": None, f"baseline {args.baseline}": args.baseline}
+    spent: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+    for round_ in range(1, args.rounds + 1):
+        for name, source in (trees.items() if round_ % 2 else reversed(trees.items())):
+            async with student_pipeline(servers, args, source) as (bus, tap, db, students):
+                *_, committed, _, cpu = await measured_burst(bus, tap, db, students, args.events)
+            service, total = cpu.get("student service", 0.0) * 1000, sum(cpu.values()) * 1000
+            spent[name].append((service, total))
+            print(f"round {round_} {name:40s} committed {committed:6.0f} events/s   CPU per event: "
+                  f"student service {service:.2f} ms, all processes {total:.2f} ms", flush=True)
+    for name, runs in spent.items():
+        services, totals = [run[0] for run in runs], [run[1] for run in runs]
+        print(f"{name:40s} student service median {statistics.median(services):.2f} ms "
+              f"(min {min(services):.2f}, max {max(services):.2f}); all processes median "
+              f"{statistics.median(totals):.2f} ms")
 
 
 async def main(args: argparse.Namespace) -> None:
+    if args.baseline is not None:
+        base = Path(tempfile.mkdtemp(prefix="repitbot-bench-"))
+        servers = start_servers(base)
+        try:
+            await compare(servers, args)
+        finally:
+            stop_servers()
+            shutil.rmtree(base, ignore_errors=True)
+        return
     for name, rate, evaluated in engine_part():
         print(f"engine  {name:66s} {rate:9.0f} facts/s   {evaluated:7.1f} rules evaluated per fact")
     base = Path(tempfile.mkdtemp(prefix="repitbot-bench-"))
@@ -266,4 +316,6 @@ if __name__ == "__main__":
     parser.add_argument("--prefetch", type=int, default=200)
     parser.add_argument("--paced-rates", type=lambda text: [int(x) for x in text.split(",")], default=[100, 300])
     parser.add_argument("--paced-seconds", type=float, default=20.0)
+    parser.add_argument("--baseline", type=Path, help="compare CPU per event with the tree in this directory")
+    parser.add_argument("--rounds", type=int, default=4)
     asyncio.run(main(parser.parse_args()))

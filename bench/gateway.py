@@ -224,7 +224,7 @@ def main() -> None:
     try:
         with Mesh(servers, keys=keys) as mesh, tempfile.TemporaryDirectory() as tmp:
             lesson = mesh.start_services("lesson")[0]
-            stand_in = mesh.start_app("dictionary", "tests.e2e.gateway.upstream_app:create_app")[0]
+            stand_in = mesh.start_app("dictionary", "tests.upstream_app:create_app")[0]
             gateway = mesh.start_gateway()      # the default limit: 100 requests a minute per user
             nginx_ports = {lesson.port: free_port(), stand_in.port: free_port()}
             nginx = start_nginx(nginx_ports, Path(tmp))

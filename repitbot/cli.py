@@ -11,6 +11,10 @@ from pathlib import Path
 
 from shared.settings import GATEWAY_PORT, SERVICE_NAMES, SERVICE_PORTS, Settings
 
+# uvicorn would believe X-Forwarded-For from any loopback peer; every process decides who the
+# client is itself, from TRUSTED_PROXIES (shared/addresses.py)
+UVICORN_PROXY_OPTIONS = {"proxy_headers": False, "forwarded_allow_ips": ""}
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="repitbot", description=__doc__)
@@ -54,7 +58,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
     from repitbot.embedded import create_embedded_app
     os.environ.setdefault("REPITBOT_MODE", "embedded")
     app = create_embedded_app(Settings(), seed=not args.no_seed, host=args.host, port=args.port)
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False, **UVICORN_PROXY_OPTIONS)
 
 
 def _cmd_serve(args: argparse.Namespace) -> None:
@@ -64,7 +68,7 @@ def _cmd_serve(args: argparse.Namespace) -> None:
     target = ("api_gateway.app:create_app" if args.process == "gateway"
               else f"services.{args.process}.app:create_app")
     uvicorn.run(target, factory=True, host=args.host, port=port, workers=args.workers,
-                log_config=None, access_log=False)
+                log_config=None, access_log=False, **UVICORN_PROXY_OPTIONS)
 
 
 def _cmd_mesh(_: argparse.Namespace) -> None:

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import health, metrics
+from shared import docs, health, metrics
 from shared.auth import JWKSClient, KeySource, RedisRevocationList, TokenVerifier
+from shared.background import Background as BackgroundWork
 from shared.db import UnitOfWork, make_engine
 from shared.errors import install_problem_handlers
 from shared.http import RequestContextMiddleware
@@ -41,6 +42,7 @@ class ServiceContext:
     uow_factory: Callable[[], UnitOfWork]
     storage: LocalStorage
     revocations: RedisRevocationList
+    background: BackgroundWork    # work started after commits; finished or cancelled at shutdown
 
 
 Bootstrap = Callable[[ServiceContext], Awaitable[D]]
@@ -100,17 +102,20 @@ def create_service_app(spec: ServiceSpec[Any], settings: Settings, runtime: Runt
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await ctx.background.close()
             if owns_runtime:
                 await rt.close()
             await engine.dispose()
 
-    app = FastAPI(title=f"RepitBot {spec.name} service", version="1.0.0", lifespan=lifespan)
+    app = FastAPI(title=f"RepitBot {spec.name} service", version="1.0.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)    # /docs from shared.docs: no CDN, a strict CSP
     app.state.settings = settings
     app.state.service = spec.name
     app.add_middleware(RequestContextMiddleware, service=spec.name, max_json_bytes=settings.max_json_body_bytes)
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(docs.router)
     for router in spec.routers:
         app.include_router(router)
     return app
@@ -127,10 +132,12 @@ async def _open(spec: ServiceSpec[Any], settings: Settings, rt: Runtime
     await upgrade(engine, alembic_config(spec.name, spec.versions_dir, spec.metadata))
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     relay = OutboxRelay(sessions, rt.bus, service=spec.name)
+    background = BackgroundWork(spec.name)
     ctx = ServiceContext(
         name=spec.name, settings=settings, runtime=rt, session_factory=sessions,
-        uow_factory=lambda: UnitOfWork(sessions, producer=spec.name, on_commit=relay.notify),
-        storage=LocalStorage(settings.files_dir() / spec.name), revocations=RedisRevocationList(rt.redis))
+        uow_factory=lambda: UnitOfWork(sessions, producer=spec.name, on_commit=relay.notify, background=background),
+        storage=LocalStorage(settings.files_dir() / spec.name), revocations=RedisRevocationList(rt.redis),
+        background=background)
     return engine, relay, ctx
 
 
@@ -141,6 +148,7 @@ def _expose(app: FastAPI, ctx: ServiceContext, engine: AsyncEngine, relay: Outbo
     app.state.session_factory = ctx.session_factory
     app.state.uow_factory = ctx.uow_factory
     app.state.relay = relay
+    app.state.background = ctx.background
     app.state.ready_checks = {"database": _database_check(engine), "bus": ctx.runtime.bus.ping,
                               "redis": ctx.runtime.redis.ping}
 

@@ -24,6 +24,7 @@ Role = Literal["admin", "teacher", "student", "parent"]
 ALGORITHMS = ["EdDSA", "RS256"]
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="repitbot"'}
 REVOCATIONS_CHANNEL = "revoked:jti"
+USER_REVOCATIONS_CHANNEL = "revoked:user"   # "<user id> <revoked at> <kept until>": every token of a user
 POLL_SECONDS = 0.25
 # labelled so that a process that keeps no copy (embedded mode) exports no series at all
 REVOCATIONS_MIRRORED = Gauge("repitbot_revocations_mirrored",
@@ -38,6 +39,7 @@ class Principal:
     role: Role
     jti: str
     expires_at: int
+    issued_at: int = 0
 
     def is_(self, *roles: str) -> bool:
         return self.role in roles
@@ -49,6 +51,8 @@ class KeySource(Protocol):
 
 class RevocationList(Protocol):
     async def is_revoked(self, jti: str) -> bool: ...
+
+    async def is_user_revoked(self, user_id: str, issued_at: int) -> bool: ...
 
 
 class JWKSClient:
@@ -114,7 +118,8 @@ class TokenVerifier:
                 self._cache.popitem(last=False)
         if self._revocations is not None:
             try:
-                revoked = await self._revocations.is_revoked(principal.jti)
+                revoked = await self._revocations.is_revoked(principal.jti) or \
+                    await self._revocations.is_user_revoked(str(principal.id), principal.issued_at)
             except Exception as exc:  # boundary: without the revocation list no token can be trusted
                 raise ServiceUnavailable("Token revocation list unavailable") from exc
             if revoked:
@@ -135,7 +140,8 @@ class TokenVerifier:
             claims = jwt.decode(token, key=key.key, algorithms=[key.algorithm_name],
                                 audience=self._audience, issuer=self._issuer,
                                 options={"require": ["exp", "iat", "sub", "jti", "iss", "aud"]})
-            principal = Principal(uuid.UUID(claims["sub"]), claims["role"], claims["jti"], claims["exp"])
+            principal = Principal(uuid.UUID(claims["sub"]), claims["role"], claims["jti"], claims["exp"],
+                                  int(claims["iat"]))
         except (jwt.PyJWTError, KeyError, ValueError) as exc:
             raise Unauthorized(f"Invalid token: {exc}", headers=BEARER_CHALLENGE) from exc
         if principal.role not in ("admin", "teacher", "student", "parent"):
@@ -150,12 +156,16 @@ class RedisRevocationList:
     keeps the list in memory: it subscribes, then reads the whole list, then applies what is
     published, and starts over after a lost connection. While the copy is live, `is_revoked`
     answers from memory (no Redis round trip on each request); otherwise it asks Redis. Other
-    processes learn of a revocation within milliseconds; the one that made it, at once."""
+    processes learn of a revocation within milliseconds; the one that made it, at once.
+    `revoke_user` revokes every token of one user issued until then (deactivation, deletion):
+    one key per user, published on `USER_REVOCATIONS_CHANNEL`, mirrored the same way."""
 
-    def __init__(self, redis: Any, prefix: str = "revoked:jti:") -> None:
+    def __init__(self, redis: Any, prefix: str = "revoked:jti:", user_prefix: str = "revoked:user:") -> None:
         self._redis = redis
         self._prefix = prefix
+        self._user_prefix = user_prefix
         self._copy: dict[str, float] | None = None      # jti -> when its token expires
+        self._users: dict[str, tuple[float, float]] = {}  # user id -> (revoked at, kept until), with the copy
 
     @property
     def mirrored(self) -> bool:
@@ -177,6 +187,24 @@ class RedisRevocationList:
             return jti in copy
         return bool(await self._redis.exists(self._prefix + jti))
 
+    async def revoke_user(self, user_id: str, *, revoked_at: float, kept_until: float) -> None:
+        """Revoke every token of the user issued up to `revoked_at` (deactivation, deletion);
+        kept until the last such token would have expired anyway."""
+        ttl = max(1, math.ceil(kept_until - time.time()))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._user_prefix + user_id, repr(revoked_at), ex=ttl)
+            pipe.publish(USER_REVOCATIONS_CHANNEL, f"{user_id} {revoked_at!r} {kept_until!r}")
+            await pipe.execute()
+        if self._copy is not None:
+            self._users[user_id] = (revoked_at, kept_until)
+
+    async def is_user_revoked(self, user_id: str, issued_at: int) -> bool:
+        if self._copy is not None:
+            revoked = self._users.get(user_id)
+            return revoked is not None and issued_at <= revoked[0]
+        value = await self._redis.get(self._user_prefix + user_id)
+        return value is not None and issued_at <= float(value)
+
     async def mirror(self, *, retry_seconds: float = 1.0) -> None:
         """Keep the in-memory copy live until cancelled (a background task)."""
         live = REVOCATIONS_MIRRORED.labels(REVOCATIONS_CHANNEL)
@@ -184,11 +212,13 @@ class RedisRevocationList:
         while True:
             pubsub = self._redis.pubsub()
             try:
-                await pubsub.subscribe(REVOCATIONS_CHANNEL)
-                confirmation = await pubsub.get_message(timeout=max(retry_seconds, 5.0))
-                if not confirmation or confirmation["type"] != "subscribe":
-                    raise ConnectionError("no confirmation of the subscription")
+                await pubsub.subscribe(REVOCATIONS_CHANNEL, USER_REVOCATIONS_CHANNEL)
+                for _ in range(2):
+                    confirmation = await pubsub.get_message(timeout=max(retry_seconds, 5.0))
+                    if not confirmation or confirmation["type"] != "subscribe":
+                        raise ConnectionError("no confirmation of the subscription")
                 copy = await self._read_all()       # revocations from now on are published to us
+                self._users = await self._read_users()
                 self._copy = copy
                 live.set(1)
                 log.info("revocation list mirrored: %d revoked tokens", len(copy))
@@ -198,12 +228,13 @@ class RedisRevocationList:
                     message = await pubsub.get_message(timeout=POLL_SECONDS)
                     _raise_if_cancelled()
                     if message is not None and message["type"] == "message":
-                        jti, _, expires_at = message["data"].partition(" ")
-                        copy[jti] = float(expires_at or 0)
+                        self._apply(copy, message["channel"], message["data"])
                     if time.time() - pruned_at > 60:
                         pruned_at = time.time()
                         for gone in [j for j, expires in copy.items() if expires < pruned_at]:
                             del copy[gone]
+                        for gone in [u for u, (_, kept) in self._users.items() if kept < pruned_at]:
+                            del self._users[gone]
             except Exception:  # boundary: Redis away; ask it per request until the copy is live again
                 _raise_if_cancelled()
                 log.warning("revocation list mirror lost; asking Redis per request", exc_info=True)
@@ -213,6 +244,26 @@ class RedisRevocationList:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
             await asyncio.sleep(retry_seconds)
+
+    def _apply(self, copy: dict[str, float], channel: str, data: str) -> None:
+        """One published revocation, into the copy."""
+        if channel == USER_REVOCATIONS_CHANNEL:
+            user_id, revoked_at, kept_until = data.split(" ")
+            self._users[user_id] = (float(revoked_at), float(kept_until))
+        else:
+            jti, _, expires_at = data.partition(" ")
+            copy[jti] = float(expires_at or 0)
+
+    async def _read_users(self) -> dict[str, tuple[float, float]]:
+        keys = [key async for key in self._redis.scan_iter(match=self._user_prefix + "*", count=1000)]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.get(key)
+                pipe.pttl(key)
+            values = await pipe.execute() if keys else []
+        now = time.time()
+        return {key[len(self._user_prefix):]: (float(value), now + ttl / 1000 if ttl >= 0 else math.inf)
+                for key, value, ttl in zip(keys, values[::2], values[1::2]) if value is not None}
 
     async def _read_all(self) -> dict[str, float]:
         keys = [key async for key in self._redis.scan_iter(match=self._prefix + "*", count=1000)]

@@ -3,6 +3,7 @@
 Both give the same semantics: a topic exchange, one queue per consuming service bound to the
 event types it handles, at-least-once delivery, a bounded number of attempts per message and a
 dead-letter queue (`<queue>.dlq`) that keeps the reason, from which messages can be replayed.
+tests/integration/shared/test_bus_contract.py runs the same tests against both.
 """
 from __future__ import annotations
 
@@ -82,16 +83,19 @@ class _MemoryQueue:
     keys: list[str]
     handler: Handler
     inbox: asyncio.Queue = field(default_factory=asyncio.Queue)
-    busy: bool = False
+    in_flight: int = 0
     task: asyncio.Task | None = None
+    handling: set[asyncio.Task] = field(default_factory=set)
 
 
 class InMemoryBus:
-    """In-process bus with the topic semantics of RabbitMQ; for the embedded mode and unit tests."""
+    """In-process bus with the topic semantics of RabbitMQ; for the embedded mode and unit tests.
+    Like a RabbitMQ consumer, a queue hands up to `prefetch` messages to its handler at once."""
 
-    def __init__(self, *, max_attempts: int = 5, retry_delay: float = 0.05) -> None:
+    def __init__(self, *, max_attempts: int = 5, retry_delay: float = 0.05, prefetch: int = 64) -> None:
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
+        self.prefetch = prefetch
         self._queues: dict[str, _MemoryQueue] = {}
         self._dead: dict[str, list[DeadLetter]] = defaultdict(list)
         self.published: list[Event] = []
@@ -104,8 +108,9 @@ class InMemoryBus:
 
     async def close(self) -> None:
         for queue in self._queues.values():
-            if queue.task:
-                queue.task.cancel()
+            for task in [queue.task, *queue.handling]:
+                if task:
+                    task.cancel()
         self._queues.clear()
 
     async def publish(self, events: Sequence[Event]) -> None:
@@ -127,24 +132,32 @@ class InMemoryBus:
         self._queues[queue] = q
 
     async def _consume(self, q: _MemoryQueue) -> None:
+        slots = asyncio.Semaphore(self.prefetch)
         while True:
+            await slots.acquire()
             body, key, attempt = await q.inbox.get()
-            q.busy = True
-            try:
-                await q.handler(Event.model_validate_json(body))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # boundary: the consumer loop
-                reason = decide_failure(exc, attempt, self.max_attempts)
-                if reason:
-                    log.error("parking message on %s: %s", q.name, reason)
-                    self._dead[q.name].append(DeadLetter(body, reason, key, attempt))
-                    metrics.EVENTS_DEAD_LETTERED.labels(q.name.split(".")[0], key).inc()
-                else:
-                    await asyncio.sleep(self.retry_delay * attempt)
-                    q.inbox.put_nowait((body, key, attempt + 1))
-            finally:
-                q.busy = False
+            q.in_flight += 1
+            task = asyncio.create_task(self._handle(q, body, key, attempt))
+            q.handling.add(task)
+            task.add_done_callback(q.handling.discard)
+            task.add_done_callback(lambda _task: slots.release())
+
+    async def _handle(self, q: _MemoryQueue, body: bytes, key: str, attempt: int) -> None:
+        try:
+            await q.handler(Event.model_validate_json(body))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # boundary: the consumer loop
+            reason = decide_failure(exc, attempt, self.max_attempts)
+            if reason:
+                log.error("parking message on %s: %s", q.name, reason)
+                self._dead[q.name].append(DeadLetter(body, reason, key, attempt))
+                metrics.EVENTS_DEAD_LETTERED.labels(q.name.split(".")[0], key).inc()
+            else:
+                await asyncio.sleep(self.retry_delay * attempt)
+                q.inbox.put_nowait((body, key, attempt + 1))
+        finally:
+            q.in_flight -= 1
 
     async def dead_letters(self, queue: str) -> list[DeadLetter]:
         return list(self._dead[queue])
@@ -159,7 +172,7 @@ class InMemoryBus:
         """Wait until every queue is empty (tests and seeding)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while any(q.inbox.qsize() or q.busy for q in self._queues.values()):
+        while any(q.inbox.qsize() or q.in_flight for q in self._queues.values()):
             if loop.time() > deadline:
                 raise TimeoutError("bus did not drain")
             await asyncio.sleep(0.01)

@@ -107,6 +107,31 @@ class ParentLinked(Payload):
     student_id: uuid.UUID
 
 
+@_event("user.teacher_unlinked")
+class TeacherUnlinked(Payload):
+    teacher_id: uuid.UUID
+    student_id: uuid.UUID
+
+
+@_event("user.parent_unlinked")
+class ParentUnlinked(Payload):
+    parent_id: uuid.UUID
+    student_id: uuid.UUID
+
+
+@_event("user.deactivated")
+class UserDeactivated(Payload):
+    """An admin switched the account off: its tokens and calendar feeds stop working."""
+    user_id: uuid.UUID
+
+
+@_event("user.deleted")
+class UserDeleted(Payload):
+    """The owner deleted the account: consumers erase or anonymise what they hold of it
+    (docs/security.md, "Account deletion")."""
+    user_id: uuid.UUID
+
+
 @_event("user.telegram_linked")
 class TelegramLinked(Payload):
     user_id: uuid.UUID

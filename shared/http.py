@@ -1,4 +1,4 @@
-"""ASGI middleware every process uses: correlation IDs, metrics, JSON body size limit."""
+"""ASGI middleware every process uses: correlation IDs, metrics, security headers, JSON body size limit."""
 from __future__ import annotations
 
 import time
@@ -9,6 +9,20 @@ from shared import context, metrics
 from shared.errors import TooLarge, problem
 
 HEADER = b"x-correlation-id"
+# Sent on every answer unless the route set its own: nothing is cached that did not ask to be
+# (token pairs, invite codes, feed URLs are in bodies), no MIME sniffing, no Referer leaving,
+# and no page of the API may run a script or be framed (/docs sets a policy of its own).
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+)
+
+
+def with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    present = {k.lower() for k, _ in headers}
+    return headers + [(k, v) for k, v in SECURITY_HEADERS if k not in present]
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -48,7 +62,7 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [(k, v) for k, v in message.get("headers", []) if k != HEADER]
+                headers = with_security_headers([(k, v) for k, v in message.get("headers", []) if k != HEADER])
                 headers.append((HEADER, cid.encode()))
                 message = {**message, "headers": headers}
             await send(message)

@@ -59,7 +59,9 @@ class Handlers:
         return register
 
     def on_batch(self, *event_types: str) -> Callable[[BatchHandler], BatchHandler]:
-        """`fn(uow, events)` gets the new events of these types in a batch, in arrival order, at once."""
+        """`fn(uow, events)` gets the new events of these types in a batch, in arrival order, at once.
+        It runs in the context of the batch's first event; `for event in context.each_event(events)`
+        enters each one in turn, so that what the loop emits and logs is caused by that event."""
         def register(fn: BatchHandler) -> BatchHandler:
             for event_type in event_types:
                 self.batch_by_type[event_type].append(fn)
@@ -176,7 +178,7 @@ class Consumer:
                 for fn in self._handlers.by_type.get(event.type, ()):
                     if _take(claimed, event, fn):
                         new = True
-                        _enter(event)
+                        context.enter(event)
                         await fn(uow, event)
                 for fn in self._handlers.batch_by_type.get(event.type, ()):
                     if _take(claimed, event, fn):
@@ -184,6 +186,7 @@ class Consumer:
                         batches.setdefault(fn, []).append(event)
                 fresh.append(new)
             for fn, batch in batches.items():
+                context.enter(batch[0])
                 await fn(uow, batch)
             await uow.commit()
         return fresh
@@ -198,8 +201,3 @@ def _take(claimed: set[tuple[Any, str]], event: Event, fn: Callable[..., Any]) -
     claimed.discard(pair)
     return True
 
-
-def _enter(event: Event) -> None:
-    """What the handler logs and emits carries the event's correlation ID and is caused by it."""
-    context.correlation_id.set(event.correlation_id or context.new_correlation_id())
-    context.causation_id.set(event.id)

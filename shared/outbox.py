@@ -33,8 +33,14 @@ class OutboxMessage(MessagingBase):
 
     @classmethod
     def from_event(cls, event: Event) -> "OutboxMessage":
-        return cls(event_id=event.id, type=event.type, body=event.model_dump(mode="json"),
-                   created_at=utcnow())
+        return cls(**outbox_rows([event])[0])
+
+
+def outbox_rows(events: list[Event]) -> list[dict[str, Any]]:
+    """The outbox rows of events (what `UnitOfWork.emit` stages): the envelope as it will be published."""
+    now = utcnow()
+    return [{"event_id": event.id, "type": event.type, "body": event.model_dump(mode="json"), "created_at": now}
+            for event in events]
 
 
 OUTBOX = OutboxMessage.__table__

@@ -9,6 +9,11 @@ Writes are upserts, so an event about a user not seen yet is stored rather than 
 `user.created` fills only what is still unknown while `user.updated` overwrites what it names,
 so the result does not depend on which of the two arrives first.
 
+An unlinked pair loses its link here (`user.*_unlinked`), and a deleted user (`user.deleted`)
+loses every link and its name: the row stays as a bare id, under `deleted_name`, unless the
+service erases it whole (`erase_deleted`), as docs/security.md ("Account deletion") asks of each.
+What else a service holds of the user is its own to erase, in a handler of its own.
+
 Events lag behind the user service. A link asked about before its event has arrived is asked
 of the user service itself (`Directory`, through its internal route, `LINK_PATH`) and stored,
 so a link is usable the moment the user service has committed it.
@@ -28,14 +33,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel
-from sqlalchemy import String, select
+from sqlalchemy import String, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
 from shared.db import UnitOfWork
 from shared.errors import ServiceUnavailable
-from shared.events import Event, ParentLinked, TeacherLinked, UserCreated, UserUpdated, utcnow
+from shared.events import (Event, ParentLinked, ParentUnlinked, TeacherLinked, TeacherUnlinked, UserCreated, UserDeleted,
+                           UserUpdated, utcnow)
 from shared.inbox import EventHandler, Handlers
 from shared.sql import UtcDateTime, insert_for, upsert_fields
 
@@ -177,6 +183,8 @@ class People:
     users: Any            # a class on UserColumns
     teacher_links: Any    # a class on TeacherLinkColumns
     parent_links: Any     # a class on ParentLinkColumns
+    deleted_name: str | None = None   # a deleted user's name, where the row stays
+    erase_deleted: bool = False       # a deleted user's row goes whole (nothing of it is kept)
 
     # writes
     async def record_user(self, session: AsyncSession, user_id: uuid.UUID, fields: dict[str, Any], *,
@@ -210,6 +218,31 @@ class People:
                     linked_at: datetime | None) -> None:
         row = {f"{kind}_id": other_id, "student_id": student_id, "linked_at": linked_at or utcnow()}
         await session.execute(insert_for(session, self._table(kind)).values(row).on_conflict_do_nothing())
+
+    async def unlink_teacher(self, session: AsyncSession, teacher_id: uuid.UUID, student_id: uuid.UUID) -> None:
+        await self._unlink(session, "teacher", teacher_id, student_id)
+
+    async def unlink_parent(self, session: AsyncSession, parent_id: uuid.UUID, student_id: uuid.UUID) -> None:
+        await self._unlink(session, "parent", parent_id, student_id)
+
+    async def _unlink(self, session: AsyncSession, kind: LinkKind, other_id: uuid.UUID,
+                      student_id: uuid.UUID) -> None:
+        columns = self._table(kind).__table__.c
+        await session.execute(delete(self._table(kind))
+                              .where(columns[f"{kind}_id"] == other_id, columns.student_id == student_id))
+
+    async def forget_user(self, session: AsyncSession, user_id: uuid.UUID) -> None:
+        """A deleted account: its links on either side go, and its name (`deleted_name`), or its
+        whole row (`erase_deleted`)."""
+        for kind in ("teacher", "parent"):
+            columns = self._table(kind).__table__.c
+            await session.execute(delete(self._table(kind))
+                                  .where(or_(columns[f"{kind}_id"] == user_id, columns.student_id == user_id)))
+        if self.erase_deleted:
+            await session.execute(delete(self.users).where(self.users.id == user_id))
+        else:
+            await session.execute(update(self.users).where(self.users.id == user_id)
+                                  .values(full_name=self.deleted_name))
 
     def _table(self, kind: LinkKind) -> Any:
         return self.teacher_links if kind == "teacher" else self.parent_links
@@ -284,8 +317,10 @@ class People:
 
     # event handlers
     def subscribe(self, handlers: Handlers, *, owner: str) -> None:
-        """Keep the tables up to date from `user.*` events. `owner` (the service's handlers module)
-        names the handlers, so that inbox rows are the service's own, as before the kit."""
+        """Keep the tables up to date from `user.*` events: created, updated, linked, unlinked and
+        deleted. `owner` (the service's handlers module) names the handlers, so that inbox rows
+        are the service's own, as before the kit. A service's own work on the same events (a
+        notice, erasing its own data) goes in handlers of its own, under other names."""
         for event_type, handler in self._handlers().items():
             handler.__module__ = owner
             handlers.on(event_type)(handler)
@@ -307,5 +342,18 @@ class People:
             link = event.payload_as(ParentLinked)
             await self.link_parent(uow.session, link.parent_id, link.student_id)
 
+        async def on_teacher_unlinked(uow: UnitOfWork, event: Event) -> None:
+            link = event.payload_as(TeacherUnlinked)
+            await self.unlink_teacher(uow.session, link.teacher_id, link.student_id)
+
+        async def on_parent_unlinked(uow: UnitOfWork, event: Event) -> None:
+            link = event.payload_as(ParentUnlinked)
+            await self.unlink_parent(uow.session, link.parent_id, link.student_id)
+
+        async def on_user_deleted(uow: UnitOfWork, event: Event) -> None:
+            await self.forget_user(uow.session, event.payload_as(UserDeleted).user_id)
+
         return {"user.created": on_user_created, "user.updated": on_user_updated,
-                "user.teacher_linked": on_teacher_linked, "user.parent_linked": on_parent_linked}
+                "user.teacher_linked": on_teacher_linked, "user.parent_linked": on_parent_linked,
+                "user.teacher_unlinked": on_teacher_unlinked, "user.parent_unlinked": on_parent_unlinked,
+                "user.deleted": on_user_deleted}

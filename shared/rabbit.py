@@ -11,7 +11,7 @@ from typing import Any
 import aio_pika
 import aiormq
 import orjson
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustChannel, AbstractRobustConnection
 
 from shared import metrics
 from shared.bus import DeadLetter, Handler, decide_failure
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # loop); ordinary failures are parked by the consumer, with the reason, after EVENT_MAX_ATTEMPTS,
 # long before it. It is a constant so that instances with other settings declare the same queue.
 BROKER_DELIVERY_LIMIT = 20
+ORIGINAL_KEY = "x-original-routing-key"    # kept on a parked message, and through its replays
 
 
 def queue_arguments(queue: str) -> dict:
@@ -133,7 +134,8 @@ class RabbitBus:
         await self.start()
         assert self._connection is not None
         async with self._connection.channel() as channel:
-            parked = await channel.get_queue(f"{queue}.dlq", ensure=True)
+            if (parked := await _parking_of(channel, queue)) is None:
+                return letters
             while (message := await parked.get(no_ack=False, fail=False)) is not None:
                 letters.append(_dead_letter(message))
             # closing the channel returns every fetched message to the queue, in order
@@ -145,10 +147,11 @@ class RabbitBus:
         assert self._connection is not None
         count = 0
         async with self._connection.channel(publisher_confirms=True) as channel:
-            parked = await channel.get_queue(f"{queue}.dlq", ensure=True)
+            if (parked := await _parking_of(channel, queue)) is None:
+                return count
             while (message := await parked.get(no_ack=False, fail=False)) is not None:
                 headers = {k: v for k, v in (message.headers or {}).items()
-                           if not k.startswith("x-")}
+                           if not k.startswith("x-") or k == ORIGINAL_KEY}
                 await channel.default_exchange.publish(
                     aio_pika.Message(message.body, headers=headers, message_id=message.message_id,
                                      correlation_id=message.correlation_id, type=message.type,
@@ -158,6 +161,14 @@ class RabbitBus:
                 await message.ack()
                 count += 1
         return count
+
+
+async def _parking_of(channel: AbstractRobustChannel, queue: str) -> AbstractQueue | None:
+    """The dead-letter queue of `queue`, or None when none was declared (nothing was ever parked)."""
+    try:
+        return await channel.get_queue(f"{queue}.dlq", ensure=True)
+    except aiormq.exceptions.ChannelNotFoundEntity:
+        return None
 
 
 def _properties(envelope: dict[str, Any]) -> aiormq.spec.Basic.Properties:
@@ -175,8 +186,9 @@ def _properties(envelope: dict[str, Any]) -> aiormq.spec.Basic.Properties:
 
 def _parked(message: AbstractIncomingMessage, reason: str, attempts: int) -> aio_pika.Message:
     headers = dict(message.headers or {})
+    # a replayed message comes back through the default exchange, under the queue's name
     headers.update({"x-park-reason": reason, "x-park-attempts": attempts,
-                    "x-original-routing-key": message.routing_key})
+                    ORIGINAL_KEY: headers.get(ORIGINAL_KEY) or message.routing_key})
     return aio_pika.Message(message.body, headers=headers, message_id=message.message_id,
                             correlation_id=message.correlation_id, type=message.type,
                             content_type=message.content_type,
@@ -189,5 +201,5 @@ def _dead_letter(message: AbstractIncomingMessage) -> DeadLetter:
     if reason is None and headers.get("x-death"):
         reason = f"broker: {headers['x-death'][0].get('reason')}"
     return DeadLetter(body=message.body, reason=str(reason or "unknown"),
-                      routing_key=str(headers.get("x-original-routing-key") or message.type or ""),
+                      routing_key=str(headers.get(ORIGINAL_KEY) or message.type or ""),
                       attempts=int(headers.get("x-park-attempts") or 0))

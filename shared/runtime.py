@@ -38,7 +38,7 @@ def make_bus(settings: Settings) -> EventBus:
     if settings.mode == "mesh":
         return RabbitBus(settings.amqp_url(), max_attempts=settings.event_max_attempts,
                          prefetch=settings.event_prefetch)
-    return InMemoryBus(max_attempts=settings.event_max_attempts)
+    return InMemoryBus(max_attempts=settings.event_max_attempts, prefetch=settings.event_prefetch)
 
 
 def make_runtime(settings: Settings) -> Runtime:

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     bot_token: SecretStr | None = None
     bot_username: str = "RepitBot"
     storage_dir: Path | None = None
+    # Peers (addresses or networks) whose X-Forwarded-For is believed: the ingress in front of
+    # the gateway, the gateway in front of a service. Empty: the peer is the client.
+    trusted_proxies: list[str] = Field(default_factory=list)
     max_json_body_bytes: int = 1_048_576
 
     @model_validator(mode="after")

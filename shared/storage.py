@@ -95,9 +95,3 @@ class LocalStorage:
 
     def local_path(self, key: str) -> Path:
         return self._path(key)
-
-
-async def iter_upload(upload) -> AsyncIterator[bytes]:
-    """Chunks of a Starlette UploadFile, without reading it whole."""
-    while chunk := await upload.read(CHUNK):
-        yield chunk

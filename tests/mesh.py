@@ -2,7 +2,7 @@
 
     with Mesh(servers, keys=TestKeys()) as mesh:          # `servers` is the session fixture
         mesh.start_services("user", "lesson")              # in parallel, each with a fresh database
-        mesh.start_app("material", "tests.e2e.gateway.upstream_app:create_app", instances=2)
+        mesh.start_app("material", "tests.upstream_app:create_app", instances=2)
         gateway = mesh.start_gateway(env={"RATE_LIMIT_PER_MINUTE": "1000"})
         httpx.get(gateway.url + "/health")
         mesh.kill(mesh.instances["material"][0])         # SIGKILL; mesh.stop("material"), restart(p)
@@ -71,9 +71,10 @@ class Process:
         return self.popen.pid if self.popen else None
 
     def spawn(self) -> None:
+        # served as `repitbot serve` serves: uvicorn believes no X-Forwarded-For, the app decides
         command = [sys.executable, "-m", "uvicorn", self.target, "--factory", "--host", "127.0.0.1",
                    "--port", str(self.port), "--no-access-log", "--log-level", "warning",
-                   "--timeout-graceful-shutdown", "3"]
+                   "--timeout-graceful-shutdown", "3", "--no-proxy-headers"]
         with open(self.log, "ab") as out:
             out.write(f"--- {' '.join(command)}\n".encode())
             self.popen = subprocess.Popen(command, cwd=self.cwd, env=self.env, stdout=out,

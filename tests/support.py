@@ -7,7 +7,8 @@ import inspect
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -17,9 +18,31 @@ from fastapi import FastAPI
 from jwt import PyJWK
 
 from shared.auth import public_jwk
+from shared.events import EXCHANGE, Event
 from shared.runtime import Runtime
 
 ISSUER, AUDIENCE = "repitbot", "repitbot-api"
+
+
+class FakeClock:
+    """A time that moves only when the test says; counts how often it was read (a loop that
+    reads it once a round shows its rounds)."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime.now(timezone.utc).replace(microsecond=0)
+        self.reads = 0
+
+    def __call__(self) -> datetime:
+        self.reads += 1
+        return self.now
+
+    def timestamp(self) -> float:
+        """The time as seconds since the epoch (for clocks of that kind)."""
+        return self().timestamp()
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
 
 
 @dataclass
@@ -62,13 +85,42 @@ async def running(app: FastAPI, base_url: str = "http://testserver") -> AsyncIte
             yield client
 
 
-@contextlib.asynccontextmanager
-async def tapped(amqp_url: str, *routing_keys: str) -> AsyncIterator[list[Any]]:
-    """Every message published on the platform exchange under these keys while the block runs,
-    collected (acknowledged) by a queue of the test's own."""
-    import aio_pika
+@dataclass
+class Tap:
+    """Every message published on the platform exchange under the tap's keys while it is open."""
 
-    from shared.events import EXCHANGE
+    messages: list[Any] = field(default_factory=list)
+
+    @property
+    def events(self) -> list[Event]:
+        return [Event.model_validate_json(m.body) for m in self.messages]
+
+    def of(self, event_type: str, **payload: Any) -> list[Event]:
+        """The events of this type whose payload has these values (compared as text), in arrival order."""
+        return [e for e in self.events if e.type == event_type
+                and all(str(e.payload.get(k)) == str(v) for k, v in payload.items())]
+
+    def types(self, **payload: Any) -> list[str]:
+        """The types of the events whose payload has these values, in arrival order."""
+        return [e.type for e in self.events if all(str(e.payload.get(k)) == str(v) for k, v in payload.items())]
+
+    def message(self, event: Event) -> Any:
+        """The AMQP message that carried `event` (its properties: correlation id, type, routing key)."""
+        return next(m for m in self.messages if m.message_id == str(event.id))
+
+    async def wait_for(self, event_type: str, *, count: int = 1, timeout: float = 15.0,
+                       **payload: Any) -> list[Event]:
+        """The matching events once at least `count` have arrived."""
+        async def arrived() -> list[Event] | None:
+            found = self.of(event_type, **payload)
+            return found if len(found) >= count else None
+        return await eventually(arrived, timeout=timeout)
+
+
+@contextlib.asynccontextmanager
+async def tapped(amqp_url: str, *routing_keys: str) -> AsyncIterator[Tap]:
+    """A `Tap` on these keys, filled (and acknowledged) by a queue of the test's own."""
+    import aio_pika
 
     connection = await aio_pika.connect_robust(amqp_url)
     try:
@@ -77,14 +129,14 @@ async def tapped(amqp_url: str, *routing_keys: str) -> AsyncIterator[list[Any]]:
         queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
         for key in routing_keys:
             await queue.bind(exchange, routing_key=key)
-        messages: list[Any] = []
+        tap = Tap()
 
         async def keep(message: aio_pika.abc.AbstractIncomingMessage) -> None:
             await message.ack()
-            messages.append(message)
+            tap.messages.append(message)
 
         await queue.consume(keep)
-        yield messages
+        yield tap
     finally:
         await connection.close()
 
@@ -122,3 +174,11 @@ async def eventually(check: Callable[[], Awaitable[Any] | Any], *, timeout: floa
     if last_error:
         raise last_error
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+def consumed(service: str, event_type: str, outcome: str = "processed") -> float:
+    """How many events of this type the service's consumers have committed, by outcome
+    (`processed` or `duplicate`), in this process so far."""
+    from prometheus_client import REGISTRY
+    return REGISTRY.get_sample_value("repitbot_events_consumed_total", {
+        "service": service, "type": event_type, "outcome": outcome}) or 0.0

@@ -4,22 +4,25 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import AwareDatetime
 
 from services.lesson import calendar, service
 from services.lesson.deps import DepsDep, SettingsDep
 from services.lesson.domain import LessonStatus
+from services.lesson.models import IdempotencyKey
 from services.lesson.schemas import (
     FeedPublic, LessonCancel, LessonComplete, LessonCreate, LessonPublic, LessonSeriesPublic, LessonUpdate,
 )
 from shared.app import UowDep, VerifierDep
 from shared.auth import CurrentUser, TokenVerifier, current_principal, require_roles
 from shared.db import UnitOfWork
+from shared.idempotency import idempotency
 from shared.pagination import Page, PageDep
 
 router = APIRouter(prefix="/api/v1/lessons", tags=["lessons"])
 TEACHER_OR_ADMIN = require_roles("teacher", "admin")
+Once = idempotency(IdempotencyKey)
 ICS = {200: {"content": {"text/calendar": {}}, "description": "An iCalendar (RFC 5545) document"}}
 
 BOOKING = """Books a lesson, or with `recurrence.weekly_count` a weekly series expanded at the same
@@ -29,7 +32,8 @@ answers with the lesson; a series answers with `{series_id, items}`.
 All or nothing: when any occurrence overlaps a scheduled or in-progress lesson of the teacher
 or the student, the answer is 409 and `errors` lists every clashing occurrence; nothing is
 booked. 422 when `starts_at` has no offset or is in the past, or the student is not linked to
-the teacher. The same `Idempotency-Key` with the same body returns the first result."""
+the teacher. The same `Idempotency-Key` with the same body returns the first answer (marked
+`Idempotent-Replayed: true`); with another body, 409."""
 
 
 # The calendar routes come first: `calendar.ics` is not a lesson id.
@@ -74,14 +78,13 @@ async def _feed_owner(request: Request, uow: UnitOfWork, verifier: TokenVerifier
                  422: {"description": "Invalid input, a start in the past, or a student not linked"},
                  503: {"description": "The link is not known here yet and the user service cannot "
                                       "confirm it now (`Retry-After`)"}})
-async def schedule_lesson(data: LessonCreate, user: CurrentUser, uow: UowDep, deps: DepsDep,
-                          idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-                          ) -> LessonPublic | LessonSeriesPublic:
-    lessons = await service.schedule_lessons(uow, user, data, directory=deps.directory,
-                                             idempotency_key=idempotency_key)
-    if data.recurrence is None:
-        return LessonPublic.of(lessons[0])
-    return LessonSeriesPublic(series_id=lessons[0].series_id, items=[LessonPublic.of(x) for x in lessons])
+async def schedule_lesson(data: LessonCreate, user: CurrentUser, uow: UowDep, once: Once, deps: DepsDep) -> Response:
+    async def book() -> LessonPublic | LessonSeriesPublic:
+        lessons = await service.schedule_lessons(uow, user, data, directory=deps.directory)
+        if data.recurrence is None:
+            return LessonPublic.of(lessons[0])
+        return LessonSeriesPublic(series_id=lessons[0].series_id, items=[LessonPublic.of(x) for x in lessons])
+    return await once.run(uow, book, status_code=201)
 
 
 @router.get("", response_model=Page[LessonPublic])

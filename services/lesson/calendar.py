@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from icalendar import Calendar, Event
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.lesson import roster
 from services.lesson.domain import LessonStatus
@@ -53,8 +54,12 @@ async def issue_feed(uow: UnitOfWork, owner: FeedOwner, base_url: str) -> str:
 
 async def revoke_feed(uow: UnitOfWork, user_id: uuid.UUID) -> None:
     async with uow:
-        await uow.session.execute(delete(CalendarFeed).where(CalendarFeed.user_id == user_id))
+        await drop_feed(uow.session, user_id)
         await uow.commit()
+
+
+async def drop_feed(session: AsyncSession, user_id: uuid.UUID) -> None:
+    await session.execute(delete(CalendarFeed).where(CalendarFeed.user_id == user_id))
 
 
 async def feed_owner(uow: UnitOfWork, token: str) -> FeedOwner:

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.lesson.domain import LessonLifecycle, LessonStatus
 from shared.events import utcnow
-from shared.sql import Base, JSONType, UtcDateTime, new_metadata
+from shared.idempotency import IdempotencyKeyMixin
 from shared.people import ParentLinkColumns, TeacherLinkColumns, UserColumns
+from shared.sql import Base, UtcDateTime, new_metadata
 
 
 class LessonBase(Base):
@@ -74,16 +75,8 @@ class CalendarFeed(LessonBase):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
-class IdempotencyKey(LessonBase):
-    """The lessons a create request made, by the caller's `Idempotency-Key`."""
-
-    __tablename__ = "idempotency_keys"
-
-    actor_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    request_hash: Mapped[str] = mapped_column(String(64))
-    lesson_ids: Mapped[list[str]] = mapped_column(JSONType)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+class IdempotencyKey(IdempotencyKeyMixin, LessonBase):
+    """The answers to create requests, by the caller's `Idempotency-Key` (`shared.idempotency`)."""
 
 
 # --- the read model of people (shared.people) ----------------------------------------------

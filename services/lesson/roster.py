@@ -10,7 +10,9 @@ from services.lesson.domain import zone
 from services.lesson.models import KnownUser, ParentLink, TeacherLink
 from shared.people import People
 
-people = People(KnownUser, TeacherLink, ParentLink)
+DELETED_NAME = "Deleted user"   # lessons of a deleted account stay, under this name (docs/security.md)
+
+people = People(KnownUser, TeacherLink, ParentLink, deleted_name=DELETED_NAME)
 
 
 async def timezone_of(session: AsyncSession, user_id: uuid.UUID) -> ZoneInfo:

@@ -12,12 +12,10 @@ Overlapping lessons are refused in two layers:
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NoReturn
 
 from prometheus_client import Counter
 from sqlalchemy import ColumnElement, Select, and_, or_, select, true
@@ -29,7 +27,7 @@ from services.lesson.domain import (
     ACTIVE_STATUSES, Booked, Clash, LessonStatus, Slot, booking_teacher, check_schedulable, ensure_may_cancel,
     ensure_may_run, ensure_visible, find_clashes, resolve_attendance, weekly_starts,
 )
-from services.lesson.models import IdempotencyKey, Lesson
+from services.lesson.models import Lesson
 from services.lesson.schemas import LessonCancel, LessonComplete, LessonCreate, LessonUpdate
 from shared.auth import Principal
 from shared.db import UnitOfWork
@@ -50,33 +48,19 @@ LESSON_CONFLICTS = Counter("repitbot_lesson_conflicts_total",
 EXCLUSION_VIOLATION = "23P01"  # PostgreSQL SQLSTATE
 
 
-@dataclass(frozen=True)
-class IdempotentRequest:
-    actor_id: uuid.UUID
-    key: str
-    fingerprint: str
-
-
 # --- booking ---------------------------------------------------------------------------
 async def schedule_lessons(uow: UnitOfWork, actor: Principal, data: LessonCreate, *, directory: Directory,
-                           idempotency_key: str | None = None, now: datetime | None = None) -> list[Lesson]:
+                           now: datetime | None = None) -> list[Lesson]:
     """Book one lesson, or a weekly series: every occurrence, or none when any clashes. A link
     not known here yet is asked of the user service (`directory`)."""
     now = now or utcnow()
     teacher_id = booking_teacher(actor, data.teacher_id)
-    request = _idempotent(actor, idempotency_key, teacher_id, data)
     try:
         async with uow:
-            if request and (earlier := await _earlier_result(uow.session, request)) is not None:
-                await uow.commit()  # nothing was written; ending with a rollback would expire the rows
-                return earlier
-            claimed = await _claim(uow.session, request) if request else None
             lessons = await _book(uow, directory, teacher_id, data, now)
-            if claimed:
-                claimed.lesson_ids = [str(lesson.id) for lesson in lessons]
             await uow.commit()
     except IntegrityError as exc:
-        return await _after_lost_race(uow, exc, teacher_id, data, request)
+        await _after_lost_race(uow, exc, teacher_id, data)
     for lesson in lessons:
         LESSONS_SCHEDULED.labels(lesson.lesson_type).inc()
     return lessons
@@ -114,15 +98,9 @@ async def _wanted_slots(session: AsyncSession, teacher_id: uuid.UUID, data: Less
 
 
 async def _after_lost_race(uow: UnitOfWork, exc: IntegrityError, teacher_id: uuid.UUID,
-                           data: LessonCreate, request: IdempotentRequest | None) -> list[Lesson]:
-    """A concurrent request committed first: replay its result (same key) or report the clash.
-
-    Either the idempotency key was taken (a unique violation) or the time (an exclusion violation).
-    """
+                           data: LessonCreate) -> NoReturn:
+    """A concurrent booking took the time (an exclusion violation) and committed first: the clash."""
     async with uow:
-        if request and (earlier := await _earlier_result(uow.session, request)) is not None:
-            await uow.commit()
-            return earlier
         if not _is_overlap(exc):
             raise exc
         slots = await _wanted_slots(uow.session, teacher_id, data)
@@ -165,34 +143,6 @@ def _clash_error(clashes: list[Clash], occurrences: int) -> Conflict:
     detail = (f"{len(clashing)} of {occurrences} occurrences overlap existing lessons; none was booked"
               if occurrences > 1 else "The time overlaps an existing lesson: " + errors[0]["msg"])
     return Conflict(detail, errors=errors)
-
-
-def _idempotent(actor: Principal, key: str | None, teacher_id: uuid.UUID,
-                data: LessonCreate) -> IdempotentRequest | None:
-    if not key:
-        return None
-    body = json.dumps({"teacher_id": str(teacher_id), **data.model_dump(mode="json")}, sort_keys=True)
-    return IdempotentRequest(actor.id, key, hashlib.sha256(body.encode()).hexdigest())
-
-
-async def _claim(session: AsyncSession, request: IdempotentRequest) -> IdempotencyKey:
-    """Write the key first: a concurrent request with the same key waits for this transaction,
-    then fails on the key and replays this result."""
-    row = IdempotencyKey(actor_id=request.actor_id, key=request.key, request_hash=request.fingerprint,
-                         lesson_ids=[])
-    session.add(row)
-    await session.flush()
-    return row
-
-
-async def _earlier_result(session: AsyncSession, request: IdempotentRequest) -> list[Lesson] | None:
-    row = await session.get(IdempotencyKey, (request.actor_id, request.key))
-    if row is None:
-        return None
-    if row.request_hash != request.fingerprint:
-        raise Conflict("This Idempotency-Key was used with a different request")
-    ids = [uuid.UUID(i) for i in row.lesson_ids]
-    return list(await session.scalars(select(Lesson).where(Lesson.id.in_(ids)).order_by(Lesson.starts_at)))
 
 
 # --- changing one lesson ---------------------------------------------------------------

@@ -11,7 +11,7 @@ Kind = Literal[
     "lesson_reminder", "lesson_rescheduled", "lesson_cancelled", "lesson_completed",
     "homework_assigned", "homework_submitted", "homework_graded",
     "payment_completed", "payment_refunded", "low_balance",
-    "level_up", "achievement_earned", "material_uploaded",
+    "level_up", "achievement_earned", "material_uploaded", "link_created",
 ]
 KINDS: tuple[str, ...] = get_args(Kind)
 IN_APP = "in_app"

@@ -10,8 +10,8 @@ from services.notification.readmodel import people
 from shared.db import UnitOfWork
 from shared.events import (
     AchievementEarned, BalanceUpdated, Event, HomeworkAssigned, HomeworkGraded, HomeworkSubmitted, LessonCancelled,
-    LessonCompleted, LessonRescheduled, LessonScheduled, MaterialUploaded, PaymentCompleted,
-    PaymentRefunded, StudentLevelUp, TelegramLinked,
+    LessonCompleted, LessonRescheduled, LessonScheduled, MaterialUploaded, ParentLinked, PaymentCompleted,
+    PaymentRefunded, StudentLevelUp, TeacherLinked, TelegramLinked, UserDeleted,
 )
 from shared.inbox import Handlers
 
@@ -19,14 +19,28 @@ from shared.inbox import Handlers
 def notification_handlers(deps: NotificationDeps) -> Handlers:
     """Every handler of the service, by event type."""
     handlers = Handlers()
-    _read_model(handlers)
+    _read_model(handlers, deps)
     _lessons(handlers, deps)
     _notices(handlers, deps)
     return handlers
 
 
-def _read_model(handlers: Handlers) -> None:
-    people.subscribe(handlers, owner=__name__)
+def _read_model(handlers: Handlers, deps: NotificationDeps) -> None:
+    people.subscribe(handlers, owner=__name__)   # contacts and links: linked, unlinked, deleted
+
+    @handlers.on("user.teacher_linked")
+    async def notify_teacher_linked(uow: UnitOfWork, event: Event) -> None:
+        p = event.payload_as(TeacherLinked)
+        await notices.link_created(uow, deps, event, p.student_id, p.teacher_id, "teacher")
+
+    @handlers.on("user.parent_linked")
+    async def notify_parent_linked(uow: UnitOfWork, event: Event) -> None:
+        p = event.payload_as(ParentLinked)
+        await notices.link_created(uow, deps, event, p.student_id, p.parent_id, "parent")
+
+    @handlers.on("user.deleted")
+    async def erase_deleted_user(uow: UnitOfWork, event: Event) -> None:
+        await readmodel.erase_user(uow.session, event.payload_as(UserDeleted).user_id)
 
     @handlers.on("user.telegram_linked")
     async def on_telegram_linked(uow: UnitOfWork, event: Event) -> None:

@@ -1,6 +1,8 @@
 """Who is told what when something happens elsewhere: one use case per event."""
 from __future__ import annotations
 
+import uuid
+
 from services.notification import readmodel as people
 from services.notification.deps import NotificationDeps
 from services.notification.domain import is_low_balance_alert
@@ -109,3 +111,10 @@ async def material_uploaded(uow: UnitOfWork, deps: NotificationDeps, event: Even
             "teacher_name": await people.name_of(uow.session, p.teacher_id)}
     await notify(uow, deps, "material_uploaded", await people.students_of(uow.session, p.teacher_id), data,
                  key=str(event.id))
+
+
+async def link_created(uow: UnitOfWork, deps: NotificationDeps, event: Event, student_id: uuid.UUID,
+                       other_id: uuid.UUID, relation: str) -> None:
+    """A new teacher or parent link is told to the student, who can remove one they do not know."""
+    data = {"relation": relation, "user_id": other_id, "name": await people.name_of(uow.session, other_id)}
+    await notify(uow, deps, "link_created", [student_id], data, key=str(event.id))

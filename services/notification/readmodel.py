@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notification.channels import Recipient
 from services.notification.domain import DEFAULT_TIMEZONE, normalise_locale
-from services.notification.models import BalanceMark, Contact, Homework, ParentLink, TeacherLink
+from services.notification.models import (BalanceMark, Contact, Delivery, Homework, Notification, ParentLink, Preference,
+                                           TeacherLink)
 from shared.sql import insert_for
 from shared.people import People
 
-people = People(Contact, TeacherLink, ParentLink)
+people = People(Contact, TeacherLink, ParentLink, erase_deleted=True)   # nothing of a deleted user stays
 name_of, parents_of, teachers_of, students_of = people.name_of, people.parents_of, people.teachers_of, people.students_of
 
 
 async def link_telegram(session: AsyncSession, user_id: uuid.UUID, chat_id: int) -> None:
     await people.record_user(session, user_id, {"telegram_chat_id": chat_id}, overwrite=True)
+
+
+async def erase_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """A deleted account, beyond the read model of people (which erases its contact data and
+    links): its preferences, notices and pending deliveries go (docs/security.md)."""
+    await session.execute(delete(Preference).where(Preference.user_id == user_id))
+    await session.execute(delete(Delivery).where(Delivery.user_id == user_id))
+    await session.execute(delete(Notification).where(Notification.user_id == user_id))
 
 
 async def payers_of(session: AsyncSession, student_id: uuid.UUID) -> list[uuid.UUID]:

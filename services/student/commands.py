@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from services.student import progress
 from services.student.app import SPEC
 from services.student.leaderboards import Leaderboards
 from services.student.replay import replay_students
@@ -16,6 +15,7 @@ from services.student.rulebook import RuleBook, seed_default
 from services.student.service import Gamification
 from services.student.settings import StudentSettings
 from services.student.state import zone
+from shared.background import Background
 from shared.db import UnitOfWork, make_engine
 from shared.errors import NotFound
 from shared.migrations import alembic_config, upgrade
@@ -37,12 +37,14 @@ async def replay_command(student_id: str | None, *, dry_run: bool,
         await upgrade(engine, alembic_config("student", SPEC.versions_dir, SPEC.metadata))
         sessions = async_sessionmaker(engine, expire_on_commit=False)
         game = await _game(settings, sessions, runtime.redis)
+        background = Background("student")
         try:
-            reports = await replay_students(lambda: UnitOfWork(sessions, producer="student"), game, ids,
-                                            dry_run=dry_run)
+            reports = await replay_students(lambda: UnitOfWork(sessions, producer="student", background=background),
+                                            game, ids, dry_run=dry_run)
         except NotFound as missing:
             raise SystemExit(str(missing)) from None
-        await progress.settle()
+        finally:
+            await background.close()
         if settings.mode == "mesh":
             relay = OutboxRelay(sessions, runtime.bus, service="student")
             while await relay.relay_once():

@@ -19,7 +19,7 @@ def student_handlers(deps: StudentDeps) -> Handlers:
         """Lesson, homework, material, payment and dictionary events, all of a batch at once."""
         await service.record_facts(uow, deps.game, events)
 
-    people.roster.subscribe(handlers, owner=__name__)
+    people.roster.subscribe(handlers, owner=__name__)   # names and links, unlinks, deletions
     handlers.on("user.created")(on_user_created_zone)
     handlers.on("user.updated")(on_user_updated_zone)
     handlers.on("material.uploaded")(on_material_uploaded)

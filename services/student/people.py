@@ -24,7 +24,9 @@ DEFAULT_TIMEZONE = "Europe/Moscow"
 SINCE_ALWAYS = datetime(1970, 1, 1, tzinfo=timezone.utc)  # the zone given at registration
 ZoneHistory = list[tuple[datetime, str]]  # (effective_from, zone), oldest first
 ZONES = UserTimezone.__table__
-roster = People(KnownUser, TeacherLink, ParentLink)
+# A deleted user's name and links go; progress stays under the bare id, pseudonymous, so that
+# leaderboards and class statistics do not change behind the others' backs (docs/security.md).
+roster = People(KnownUser, TeacherLink, ParentLink, deleted_name=None)
 
 
 # --- zones ---------------------------------------------------------------------------------

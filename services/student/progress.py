@@ -1,84 +1,32 @@
 """Storing students' progress: locked state rows, facts, the XP ledger, achievements, and the
-events and counters that follow. One transaction collects its rows in `Changes` and writes them
-in bulk at the end, so a batch of facts costs a handful of statements, not a handful per fact."""
+events and counters that follow. One transaction collects its rows in `Changes` and stages them in
+the unit of work, which writes them in bulk before the commit (on PostgreSQL in one statement), so
+a batch of facts costs a handful of statements, not a handful per fact."""
 from __future__ import annotations
 
-import asyncio
 import functools
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event as sa_event
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.student import metrics
 from services.student.engine import Fact, Outcome, StudentState
 from services.student.models import EarnedAchievement, FactRow, StudentStateRow, XpEntry
 from shared.db import UnitOfWork
-from shared.events import AchievementEarned, Payload, StudentLevelUp, XpEarned, make_event, utcnow
-from shared.outbox import OutboxMessage
-from shared.sql import insert_ignoring, json_dumps, one_of
+from shared.events import AchievementEarned, Payload, StudentLevelUp, XpEarned, utcnow
+from shared.sql import insert_ignoring, one_of
 
-# The statements of the hot path, built once and run on the session's connection (see `shared.db`).
 STATES = StudentStateRow.__table__
-SAVE_STATE = (update(STATES).where(STATES.c.student_id == bindparam("id"))
-              .values(state=bindparam("state"), ruleset_version=bindparam("ruleset_version"),
-                      updated_at=bindparam("updated_at")))
-ADD_LEDGER = insert(XpEntry.__table__)
-ADD_ACHIEVEMENTS = insert(EarnedAchievement.__table__)
-ADD_OUTBOX = insert(OutboxMessage.__table__)
+FACTS = FactRow.__table__
+LEDGER = XpEntry.__table__
+ACHIEVEMENTS = EarnedAchievement.__table__
 
-# PostgreSQL: every row of a transaction in one statement, each table's rows as arrays of their
-# columns. The batch transaction's round trips are what a busy machine makes slow (each waits for
-# the event loop and for PostgreSQL), and this turns five of them into one.
-_ROWS = {  # parameter prefix: (table, [(column, array type)])
-    "fact": ("facts", [("student_id", "uuid"), ("event_id", "uuid"), ("type", "text"),
-                       ("occurred_at", "timestamptz"), ("timezone", "text"), ("payload", "jsonb"),
-                       ("recorded_at", "timestamptz")]),
-    "ledger": ("xp_ledger", [("student_id", "uuid"), ("amount", "bigint"), ("source", "text"), ("rule", "text"),
-                             ("source_event_id", "uuid"), ("occurred_at", "timestamptz"),
-                             ("total_after", "bigint"), ("recorded_at", "timestamptz")]),
-    "achievement": ("student_achievements", [("student_id", "uuid"), ("code", "text"), ("tier", "text"),
-                                             ("earned_at", "timestamptz"), ("position", "int"),
-                                             ("ruleset_version", "int")]),
-    "outbox": ("outbox", [("event_id", "uuid"), ("type", "text"), ("body", "jsonb"), ("created_at", "timestamptz")]),
-    "state": ("student_state", [("id", "uuid"), ("state", "jsonb"), ("ruleset_version", "int"),
-                                ("updated_at", "timestamptz")]),
-}
-
-
-def _unnest(prefix: str) -> str:
-    return "unnest(" + ", ".join(f"CAST(:{prefix}_{name} AS {kind}[])" for name, kind in _ROWS[prefix][1]) + ")"
-
-
-def _insert(prefix: str) -> str:
-    table, columns = _ROWS[prefix]
-    conflict = " ON CONFLICT DO NOTHING" if table == "facts" else ""  # as the SQLite path does
-    return (f"new_{prefix} AS (INSERT INTO {table} ({', '.join(name for name, _ in columns)}) "
-            f"SELECT * FROM {_unnest(prefix)}{conflict})")
-
-
-WRITE_ALL = text(
-    f"WITH {', '.join(_insert(prefix) for prefix in ('fact', 'ledger', 'achievement', 'outbox'))} "
-    "UPDATE student_state SET state = s.state, ruleset_version = s.ruleset_version, updated_at = s.updated_at "
-    f"FROM {_unnest('state')} AS s(id, state, ruleset_version, updated_at) WHERE student_state.student_id = s.id")
-
-
-def _columns(**rows_by_prefix: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """The parameters of WRITE_ALL: each table's rows turned into one list per column (JSON as text)."""
-    params: dict[str, list[Any]] = {}
-    for prefix, rows in rows_by_prefix.items():
-        for name, kind in _ROWS[prefix][1]:
-            values = [row[name] for row in rows]
-            params[f"{prefix}_{name}"] = [json_dumps(v) for v in values] if kind == "jsonb" else values
-    return params
-
-
-OnAwards = Callable[[list[tuple[uuid.UUID, int, datetime]]], Any]
+OnAwards = Callable[[list[tuple[uuid.UUID, int, datetime]]], Coroutine[Any, Any, Any]]
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -137,12 +85,11 @@ async def facts_by_student(session: AsyncSession, student_ids: Iterable[uuid.UUI
 # --- writing -------------------------------------------------------------------------------
 @dataclass
 class Changes:
-    """What one transaction changes for its students, written by `write()` before the commit."""
+    """What one transaction changes for its students, staged in its unit of work by `stage()`."""
 
     facts: list[dict[str, Any]] = field(default_factory=list)
     ledger: list[dict[str, Any]] = field(default_factory=list)
     achievements: list[dict[str, Any]] = field(default_factory=list)
-    outbox: list[dict[str, Any]] = field(default_factory=list)
     states: dict[uuid.UUID, StudentState] = field(default_factory=dict)
     outcomes: dict[uuid.UUID, list[Outcome]] = field(default_factory=dict)
 
@@ -153,7 +100,8 @@ class Changes:
 
     def add_outcome(self, uow: UnitOfWork, student_id: uuid.UUID, state: StudentState, outcome: Outcome, *,
                     version: int, at: datetime) -> None:
-        """Ledger rows, achievements and their events (staged in the outbox) for one engine call."""
+        """Ledger rows, achievements and their events for one engine call; the events are made here,
+        in the context (correlation, causation) of the fact that led to them."""
         self.states[student_id] = state
         if outcome.is_empty:
             return
@@ -167,49 +115,29 @@ class Changes:
         self.achievements += [{"student_id": student_id, "code": award.code, "tier": award.tier,
                                "earned_at": award.earned_at, "position": order[award.code],
                                "ruleset_version": version} for award in outcome.achievements]
-        for payload, occurred_at in _events(student_id, state, outcome, version, at):
-            self.emit(uow, payload, occurred_at)
+        uow.emit_many(_events(student_id, state, outcome, version, at))
 
-    def emit(self, uow: UnitOfWork, payload: Payload, occurred_at: datetime) -> None:
-        """As `uow.emit`, with the outbox row written in bulk by `write()` (same transaction)."""
-        event = make_event(payload, producer=uow.producer, occurred_at=occurred_at)
-        uow.events.append(event)  # the unit of work wakes the outbox relay after the commit
-        self.outbox.append({"event_id": event.id, "type": event.type, "body": event.model_dump(mode="json"),
-                            "created_at": utcnow()})
-
-    async def write(self, uow: UnitOfWork, on_awards: OnAwards | None) -> None:
-        """Bulk-write the rows: on PostgreSQL in one statement (one round trip), elsewhere with
-        one executemany per table (each statement compiled once, whatever the count)."""
-        session = uow.session
-        connection = await session.connection()
+    def stage(self, uow: UnitOfWork, on_awards: OnAwards | None) -> None:
+        """Stage the rows in the unit of work (written in bulk before its commit), and what follows
+        the commit: the business metrics and the XP awards handed to `on_awards` (the leaderboards)."""
         now = utcnow()
-        facts = [{**fact, "recorded_at": now} for fact in self.facts]
-        states = [{"id": student_id, "state": state.to_dict(), "ruleset_version": state.ruleset_version,
-                   "updated_at": now} for student_id, state in self.states.items()]
-        if connection.dialect.name == "postgresql":
-            await connection.execute(WRITE_ALL, _columns(
-                fact=facts, ledger=self.ledger, achievement=self.achievements, outbox=self.outbox, state=states))
-        else:
-            for statement, rows in ((insert_ignoring(connection.dialect.name, FactRow.__table__), facts),
-                                    (ADD_LEDGER, self.ledger), (ADD_ACHIEVEMENTS, self.achievements),
-                                    (ADD_OUTBOX, self.outbox), (SAVE_STATE, states)):
-                if rows:
-                    await connection.execute(statement, rows)
+        uow.insert_rows(FACTS, [{**fact, "recorded_at": now} for fact in self.facts], ignore_conflicts=True)
+        uow.insert_rows(LEDGER, self.ledger)
+        uow.insert_rows(ACHIEVEMENTS, self.achievements)
+        uow.update_rows(STATES, [{"student_id": student_id, "state": state.to_dict(),
+                                  "ruleset_version": state.ruleset_version, "updated_at": now}
+                                 for student_id, state in self.states.items()], key=("student_id",))
         if self.outcomes:
-            sa_event.listen(session.sync_session, "after_commit",
-                            lambda _session: self.committed(on_awards), once=True)
+            uow.after_commit(functools.partial(self.committed, on_awards))
 
-    def committed(self, on_awards: OnAwards | None) -> None:
-        """After the commit: count the business metrics and hand the XP awards (student, amount,
-        when) to `on_awards` (the leaderboards, a coroutine function) in a task of its own."""
+    def committed(self, on_awards: OnAwards | None) -> Coroutine[Any, Any, Any] | None:
+        """Count the business metrics; the leaderboard update of the XP awards (student, amount,
+        when), which the unit of work runs in the background."""
         outcomes = [outcome for found in self.outcomes.values() for outcome in found]
         metrics.count(outcomes)
         awards = [(student_id, award.amount, award.occurred_at)
                   for student_id, found in self.outcomes.items() for outcome in found for award in outcome.xp_awards]
-        if on_awards and awards:
-            task = asyncio.get_running_loop().create_task(on_awards(awards))
-            _tasks.add(task)
-            task.add_done_callback(_tasks.discard)
+        return on_awards(awards) if on_awards and awards else None
 
 
 def _events(student_id: uuid.UUID, state: StudentState, outcome: Outcome, version: int,
@@ -227,11 +155,3 @@ def _events(student_id: uuid.UUID, state: StudentState, outcome: Outcome, versio
         events.append((StudentLevelUp(student_id=student_id, old_level=old, new_level=new, xp=state.total_xp), at))
     return events
 
-
-_tasks: set[asyncio.Task] = set()
-
-
-async def settle() -> None:
-    """Wait for the leaderboard updates started so far (commands, tests)."""
-    while _tasks:
-        await asyncio.gather(*list(_tasks), return_exceptions=True)

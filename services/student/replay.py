@@ -59,7 +59,7 @@ async def replay_student(uow_factory: UowFactory, game: Gamification, student_id
             return report
         changes = progress.Changes()
         outcome = await _repair(uow, changes, student_id, stored, rebuilt, outcomes, ledger, curve)
-        await changes.write(uow, game.boards.add)
+        changes.stage(uow, game.boards.add)
         await uow.commit()
     return {**report, "repaired": True, "awarded": {"xp": outcome.xp_gained,
                                                     "achievements": [a.code for a in outcome.achievements]}}

@@ -103,7 +103,7 @@ async def award_everyone(uow_factory: UowFactory, game: Gamification, ruleset: R
                 if not outcome.is_empty:
                     items.append({"student_id": student_id, "xp_gained": outcome.xp_gained,
                                   "achievements_gained": [a.code for a in outcome.achievements]})
-            await changes.write(uow, game.boards.add)
+            changes.stage(uow, game.boards.add)
             await uow.commit()
         checked += len(ids)
     return {"students_checked": checked, "students_awarded": len(items),

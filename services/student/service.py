@@ -51,9 +51,7 @@ async def record_facts(uow: UnitOfWork, game: Gamification, events: list[Event])
     changes = progress.Changes()
     for student_id in states:
         await catch_up(uow, changes, student_id, states[student_id], ruleset, curve)
-    for event, payload, student_id in zip(events, payloads, students):
-        context.correlation_id.set(event.correlation_id or context.new_correlation_id())
-        context.causation_id.set(event.id)
+    for event, payload, student_id in zip(context.each_event(events), payloads, students):
         fact = fact_of(event, zones.get(student_id, []))
         outcome = apply_fact(states[student_id], fact, ruleset, curve)
         changes.add_fact(student_id, fact)
@@ -61,7 +59,7 @@ async def record_facts(uow: UnitOfWork, game: Gamification, events: list[Event])
                             at=fact.occurred_at)
         if event.type == "material.studied":
             await people.record_studied(session, student_id, payload.material_id, fact.occurred_at)
-    await changes.write(uow, game.boards.add)
+    changes.stage(uow, game.boards.add)
 
 
 def fact_of(event: Event, zones: people.ZoneHistory) -> Fact:

@@ -6,23 +6,25 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Header, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from services.user import links, profiles, service
 from services.user.deps import DepsDep, SettingsDep
 from services.user.domain import InviteKind
 from services.user.schemas import (
-    JWKS, NO_NUL, InviteInfo, InvitePublic, LinkPublic, LoginRequest, LogoutRequest, RefreshRequest, TelegramLinked,
-    TelegramLinkPublic, TelegramLinkRequest, TokenPair, UserPublic, UserRegister, UserUpdate, problems, user_public,
+    JWKS, NO_NUL, InviteCreate, InviteInfo, InvitePublic, LinkPublic, LoginRequest, LogoutRequest, RefreshRequest,
+    TelegramLinked, TelegramLinkPublic, TelegramLinkRequest, TokenPair, UserPublic, UserRegister, UserUpdate, problems,
+    user_public,
 )
 from services.user.settings import UserSettings
+from shared.addresses import client_address
 from shared.app import StorageDep, UowDep
 from shared.auth import CurrentUser, Principal, require_roles
-from shared.errors import TooLarge, Unauthorized
+from shared.errors import Unauthorized
 from shared.events import utcnow
 from shared.pagination import Page, PageDep
-from shared.storage import iter_upload
+from shared.uploads import MULTIPART_FILE_BODY, multipart_file
 
 auth_router = APIRouter(tags=["auth"])
 users_router = APIRouter(prefix="/api/v1", tags=["users"])
@@ -34,10 +36,9 @@ InviteCode = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 def client_ip(request: Request, settings: UserSettings) -> str:
-    """The client's address: the peer, or the last X-Forwarded-For hop when the peer is our proxy."""
+    """The client's address: the peer, or what a trusted proxy (the gateway) says it is."""
     peer = request.client.host if request.client else "unknown"
-    forwarded = request.headers.get("x-forwarded-for", "").split(",")[-1].strip()[:64]
-    return forwarded if forwarded and peer in settings.trusted_proxies else peer
+    return client_address(peer, request.headers.get("x-forwarded-for", ""), tuple(settings.trusted_proxies))
 
 # --- auth ----------------------------------------------------------------------------------------
 
@@ -114,20 +115,14 @@ async def update_user(user_id: uuid.UUID, body: UserUpdate, user: CurrentUser, u
     return user_public(await profiles.update_user(uow, user, user_id, changes))
 
 
-async def _upload_size_limit(request: Request, settings: SettingsDep) -> None:
-    length = request.headers.get("content-length", "")
-    limit = settings.avatar_max_bytes
-    if length.isdigit() and int(length) > limit + 64 * 1024:
-        raise TooLarge(f"Avatars are limited to {limit} bytes")
-
-
-@users_router.put("/users/{user_id}/avatar", response_model=UserPublic,
-                  dependencies=[Depends(_upload_size_limit)], responses=problems(401, 403, 404, 413, 415, 422))
+@users_router.put("/users/{user_id}/avatar", response_model=UserPublic, openapi_extra=MULTIPART_FILE_BODY,
+                  responses=problems(400, 401, 403, 404, 413, 415, 422))
 async def put_avatar(user_id: uuid.UUID, user: CurrentUser, uow: UowDep, storage: StorageDep,
-                     settings: SettingsDep, file: Annotated[UploadFile, File()]) -> UserPublic:
-    """Multipart `file`: a PNG, JPEG, GIF or WebP image (checked from its bytes) up to 5 MB."""
-    updated = await profiles.set_avatar(uow, storage, user, user_id, iter_upload(file),
-                                        max_bytes=settings.avatar_max_bytes)
+                     settings: SettingsDep, request: Request) -> UserPublic:
+    """Multipart `file`: a PNG, JPEG, GIF or WebP image (checked from its bytes) up to 5 MB. Who may
+    write is checked before the body is read, and reading stops at the limit."""
+    chunks = multipart_file(request, max_bytes=settings.avatar_max_bytes)
+    updated = await profiles.set_avatar(uow, storage, user, user_id, chunks, max_bytes=settings.avatar_max_bytes)
     return user_public(updated)
 
 
@@ -141,8 +136,8 @@ async def get_avatar(user_id: uuid.UUID, user: CurrentUser, uow: UowDep, storage
 # --- links -----------------------------------------------------------------------------------------
 
 
-def _invite_public(invite: Any, settings: UserSettings) -> InvitePublic:
-    return InvitePublic(code=invite.code, kind=invite.kind, expires_at=invite.expires_at,
+def invite_public(invite: Any, settings: UserSettings) -> InvitePublic:
+    return InvitePublic(code=invite.code, kind=invite.kind, expires_at=invite.expires_at, multi_use=invite.multi_use,
                         url=f"{settings.public_base_url.rstrip('/')}/api/v1/invites/{invite.code}",
                         telegram_url=f"https://t.me/{settings.bot_username}?start=invite_{invite.code}")
 
@@ -150,10 +145,12 @@ def _invite_public(invite: Any, settings: UserSettings) -> InvitePublic:
 @links_router.post("/teachers/me/invites", status_code=201, response_model=InvitePublic,
                    responses=problems(401, 403))
 async def create_teacher_invite(user: Annotated[Principal, require_roles("teacher")], uow: UowDep,
-                                settings: SettingsDep) -> InvitePublic:
-    """An invite for students: a student who accepts it is linked to the teacher (`user.teacher_linked`)."""
-    invite = await links.create_invite(uow, user, InviteKind.TEACHER, ttl=timedelta(hours=settings.invite_ttl_hours))
-    return _invite_public(invite, settings)
+                                settings: SettingsDep, body: InviteCreate | None = None) -> InvitePublic:
+    """An invite for students: a student who accepts it is linked to the teacher (`user.teacher_linked`).
+    Personal (spent by its first acceptance) unless `class_code` asks for a code for a class."""
+    invite = await links.create_invite(uow, user, InviteKind.TEACHER, ttl=timedelta(hours=settings.invite_ttl_hours),
+                                       multi_use=bool(body and body.class_code))
+    return invite_public(invite, settings)
 
 
 @links_router.post("/students/me/parent-invites", status_code=201, response_model=InvitePublic,
@@ -162,7 +159,7 @@ async def create_parent_invite(user: Annotated[Principal, require_roles("student
                                settings: SettingsDep) -> InvitePublic:
     """An invite for parents: a parent who accepts it is linked to the student (`user.parent_linked`)."""
     invite = await links.create_invite(uow, user, InviteKind.PARENT, ttl=timedelta(hours=settings.invite_ttl_hours))
-    return _invite_public(invite, settings)
+    return invite_public(invite, settings)
 
 
 @links_router.get("/invites/{code}", response_model=InviteInfo, responses=problems(404, 422))
@@ -177,7 +174,7 @@ async def describe_invite(code: InviteCode, uow: UowDep) -> InviteInfo:
 @links_router.post("/invites/{code}/accept", response_model=LinkPublic, responses=problems(401, 403, 404, 409))
 async def accept_invite(code: InviteCode, user: CurrentUser, uow: UowDep) -> LinkPublic:
     """A student accepts a teacher's invite, a parent a student's. Accepting again changes nothing
-    (`created: false`); an unknown code is 404, an expired one 409."""
+    (`created: false`); an unknown code is 404, an expired, withdrawn or spent one 409."""
     link = await links.accept_invite(uow, user, code)
     other = {"teacher_id": link.other_id} if link.kind is InviteKind.TEACHER else {"parent_id": link.other_id}
     return LinkPublic(kind=link.kind.value, student_id=link.student_id, created=link.created, **other)

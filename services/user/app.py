@@ -8,12 +8,12 @@ from typing import cast
 
 from fastapi import FastAPI
 
-from services.user import api, directory, service
+from services.user import account_routes, api, directory, link_routes, service
 from services.user.deps import UserDeps
 from services.user.keys import KeyMaterial, Keyring, Tokens
 from services.user.models import UserBase
 from services.user.settings import UserSettings
-from services.user.throttle import LoginThrottle
+from services.user.throttle import Limits, LoginThrottle
 from shared.app import ServiceContext, ServiceSpec, create_service_app
 from shared.auth import KeySource
 from shared.runtime import Runtime
@@ -33,9 +33,10 @@ async def bootstrap(ctx: ServiceContext) -> UserDeps:
     kid = await service.ensure_signing_key(ctx.uow_factory(), tokens, configured=keyring.configured_key,
                                            algorithm=settings.jwt_algorithm)
     log.info("signing tokens with key %s", kid)
-    throttle = LoginThrottle(ctx.runtime.redis, window=settings.login_window_seconds,
-                             max_per_account=settings.login_max_failures_per_account,
-                             max_per_ip=settings.login_max_failures_per_ip)
+    throttle = LoginThrottle(ctx.runtime.redis, Limits(
+        window=settings.login_window_seconds, per_account_address=settings.login_max_failures_per_account_address,
+        per_address=settings.login_max_failures_per_ip, backoff_after=settings.login_backoff_after_failures,
+        backoff_max=settings.login_backoff_max_seconds))
     return UserDeps(settings=settings, keyring=keyring, tokens=tokens, revocations=ctx.revocations,
                     throttle=throttle)
 
@@ -62,7 +63,7 @@ SPEC = ServiceSpec(
     versions_dir=Path(__file__).parent / "migrations" / "versions",
     settings_class=UserSettings,
     bootstrap=bootstrap,
-    routers=[*api.routers, directory.router],
+    routers=[*api.routers, link_routes.router, account_routes.router, directory.router],
     background=[purge_expired],
     key_source=own_keys,
 )

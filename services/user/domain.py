@@ -5,11 +5,14 @@ import enum
 import hashlib
 import re
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from zoneinfo import available_timezones
+
+import idna
 
 REGISTRABLE_ROLES = ("student", "teacher", "parent")
 DEFAULT_TIMEZONE = "Europe/Moscow"
@@ -27,7 +30,38 @@ PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{4,30}$")
 
 # --- accounts -----------------------------------------------------------------------------
 def normalize_email(email: str) -> str:
-    return email.strip().lower()
+    """One spelling per address: NFKC (fullwidth and other compatibility forms folded), lower
+    case, and the domain in its ASCII (IDNA) form. An address that cannot be encoded is
+    returned folded but otherwise as it is, so that it simply matches no account."""
+    folded = unicodedata.normalize("NFKC", email).strip().lower()
+    local, at, domain = folded.rpartition("@")
+    if not at:
+        return folded
+    try:
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return folded
+    return f"{local}@{domain}"
+
+
+def _script(char: str) -> str:
+    """The script of a letter as the first word of its Unicode name (LATIN, CYRILLIC, ...)."""
+    return unicodedata.name(char, "UNKNOWN").split(" ", 1)[0]
+
+
+def check_email(email: str) -> str:
+    """The normalised address of a new account, or ValueError for a look-alike: a local part
+    whose letters come from more than one script (a Cyrillic а among Latin letters)."""
+    normalized = normalize_email(email)
+    local, _, domain = normalized.rpartition("@")
+    scripts = {_script(c) for c in local if c.isalpha()}
+    if len(scripts) > 1:
+        raise ValueError("the part before @ mixes letters of several scripts: " + ", ".join(sorted(scripts)))
+    try:
+        idna.decode(domain)
+    except idna.IDNAError as exc:
+        raise ValueError(f"the domain is not a valid internationalised domain name: {exc}") from exc
+    return normalized
 
 
 def password_problems(password: str, *, email: str = "", full_name: str = "") -> list[str]:
@@ -143,12 +177,39 @@ class InviteKind(str, enum.Enum):
 class InviteProblem(enum.Enum):
     WRONG_ROLE = "wrong_role"
     EXPIRED = "expired"
+    REVOKED = "revoked"
+    SPENT = "spent"
 
 
-def judge_acceptance(kind: InviteKind, expires_at: datetime, acceptor_role: str,
-                     now: datetime) -> InviteProblem | None:
-    if acceptor_role != kind.acceptor_role:
+@dataclass(frozen=True)
+class InviteState:
+    kind: InviteKind
+    expires_at: datetime
+    multi_use: bool = False
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+def judge_acceptance(invite: InviteState, acceptor_role: str, now: datetime) -> InviteProblem | None:
+    """Why this acceptor cannot take this invite now, or None. A personal invite (every parent
+    invite, a teacher's unless it is a class code) is spent by its first acceptance."""
+    if acceptor_role != invite.kind.acceptor_role:
         return InviteProblem.WRONG_ROLE
-    if expires_at <= now:
+    if invite.revoked_at is not None:
+        return InviteProblem.REVOKED
+    if invite.expires_at <= now:
         return InviteProblem.EXPIRED
+    if not invite.multi_use and invite.used_at is not None:
+        return InviteProblem.SPENT
     return None
+
+
+def can_unlink(viewer_id: uuid.UUID, viewer_role: str, student_id: uuid.UUID, other_id: uuid.UUID, *,
+               teaches_student: bool) -> bool:
+    """Who may remove a link of a student: the student, the other side of the link, a teacher
+    of the student, an admin."""
+    return viewer_role == "admin" or viewer_id in (student_id, other_id) or teaches_student
+
+
+def can_see_links(viewer_id: uuid.UUID, viewer_role: str, student_id: uuid.UUID, *, teaches_student: bool) -> bool:
+    return viewer_role == "admin" or viewer_id == student_id or teaches_student

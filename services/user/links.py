@@ -11,11 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from services.user import domain
 from services.user.domain import InviteKind, InviteProblem
 from services.user.metrics import LINKS
-from services.user.models import Invite, ParentLink, TeacherLink, TelegramLinkToken, User
+from services.user.models import Invite, InviteUse, ParentLink, TeacherLink, TelegramLinkToken, User
 from services.user.service import find_user
 from shared.auth import Principal
 from shared.db import UnitOfWork
-from shared.errors import Conflict, Forbidden, NotFound
+from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.events import ParentLinked, TeacherLinked, TelegramLinked, UserUpdated, utcnow
 
 
@@ -37,14 +37,18 @@ class Link:
 
 
 # --- invites -----------------------------------------------------------------------------------
-async def create_invite(uow: UnitOfWork, inviter: Principal, kind: InviteKind, *, ttl: timedelta) -> Invite:
+async def create_invite(uow: UnitOfWork, inviter: Principal, kind: InviteKind, *, ttl: timedelta,
+                        multi_use: bool = False) -> Invite:
+    """A personal invite (spent by its first acceptance) or, for a teacher, a class code."""
     if inviter.role != kind.inviter_role:
         raise Forbidden(f"Only a {kind.inviter_role} makes this invite")
+    if multi_use and kind is not InviteKind.TEACHER:
+        raise Unprocessable("Only teachers make class codes; a parent invite is always personal")
     now = utcnow()
     async with uow:
         await find_user(uow.session, inviter.id)
         invite = Invite(code=domain.new_secret(16), kind=kind.value, inviter_id=inviter.id,
-                        created_at=now, expires_at=now + ttl)
+                        created_at=now, expires_at=now + ttl, multi_use=multi_use)
         uow.session.add(invite)
         await uow.commit()
     return invite
@@ -59,23 +63,66 @@ async def describe_invite(uow: UnitOfWork, code: str) -> tuple[Invite, User]:
         return invite, inviter
 
 
+PROBLEM_TEXT = {
+    InviteProblem.EXPIRED: "This invite has expired; ask for a new one",
+    InviteProblem.REVOKED: "This invite was withdrawn; ask for a new one",
+    InviteProblem.SPENT: "This invite was used already; ask for a new one",
+}
+
+
 async def accept_invite(uow: UnitOfWork, acceptor: Principal, code: str) -> Link:
     """Link the acceptor to the inviter; accepting again changes nothing and says so."""
+    now = utcnow()
     async with uow:
         invite = await uow.session.get(Invite, code)
         if invite is None:
             raise NotFound("No such invite")
         kind = InviteKind(invite.kind)
-        problem = domain.judge_acceptance(kind, invite.expires_at, acceptor.role, utcnow())
+        state = domain.InviteState(kind, invite.expires_at, invite.multi_use, invite.used_at, invite.revoked_at)
+        problem = domain.judge_acceptance(state, acceptor.role, now)
         if problem is InviteProblem.WRONG_ROLE:
             raise Forbidden(f"This invite is for a {kind.acceptor_role}")
         link = Link(kind, invite.inviter_id, acceptor.id, created=False)
         if await _link_exists(uow, link):
             return link
-        if problem is InviteProblem.EXPIRED:
-            raise Conflict(f"This invite expired at {invite.expires_at.isoformat()}; ask for a new one")
+        if problem is not None:
+            raise Conflict(PROBLEM_TEXT[problem])
         await find_user(uow.session, acceptor.id)
+        if not invite.multi_use and not await _spend(uow, code, now):
+            raise Conflict(PROBLEM_TEXT[InviteProblem.SPENT])
+        uow.session.add(InviteUse(code=code, acceptor_id=acceptor.id, used_at=now))
         return await _commit_link(uow, link)
+
+
+async def _spend(uow: UnitOfWork, code: str, now: datetime) -> bool:
+    """Mark a personal invite used, unless a concurrent acceptance did first."""
+    spent = await uow.session.execute(update(Invite).where(Invite.code == code, Invite.used_at.is_(None))
+                                      .values(used_at=now))
+    return spent.rowcount == 1
+
+
+async def list_invites(uow: UnitOfWork, teacher: Principal) -> list[tuple[Invite, list[InviteUse]]]:
+    """The teacher's invites, newest first, each with who accepted it when."""
+    async with uow:
+        invites = list(await uow.session.scalars(select(Invite).where(Invite.inviter_id == teacher.id)
+                                                 .order_by(Invite.created_at.desc()).limit(200)))
+        uses = list(await uow.session.scalars(select(InviteUse).where(
+            InviteUse.code.in_([i.code for i in invites])).order_by(InviteUse.used_at)))
+        uow.session.expunge_all()
+    by_code: dict[str, list[InviteUse]] = {}
+    for use in uses:
+        by_code.setdefault(use.code, []).append(use)
+    return [(invite, by_code.get(invite.code, [])) for invite in invites]
+
+
+async def revoke_invite(uow: UnitOfWork, inviter: Principal, code: str) -> None:
+    """Withdraw an invite of one's own; the links it made stay (they are removed one by one)."""
+    async with uow:
+        invite = await uow.session.get(Invite, code)
+        if invite is None or invite.inviter_id != inviter.id:
+            raise NotFound("No such invite of yours")
+        invite.revoked_at = invite.revoked_at or utcnow()
+        await uow.commit()
 
 
 async def link_teacher(uow: UnitOfWork, teacher_id: uuid.UUID, student_id: uuid.UUID) -> Link:

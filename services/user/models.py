@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, Text, TypeDecorator, Uuid
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, String, Text, TypeDecorator, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.events import utcnow
@@ -50,6 +50,7 @@ class User(UserBase):
     telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SigningKey(UserBase):
@@ -111,6 +112,19 @@ class Invite(UserBase):
     inviter_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    multi_use: Mapped[bool] = mapped_column(Boolean, default=False)   # a teacher's class code
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)     # spent (single-use invites)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class InviteUse(UserBase):
+    """Who accepted an invite when: what a teacher sees of their codes."""
+
+    __tablename__ = "invite_uses"
+
+    code: Mapped[str] = mapped_column(ForeignKey("invites.code", ondelete="CASCADE"), primary_key=True)
+    acceptor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TelegramLinkToken(UserBase):

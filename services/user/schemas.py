@@ -25,6 +25,11 @@ class UserRegister(BaseModel):
     timezone: str = Field(domain.DEFAULT_TIMEZONE, max_length=64, description="IANA time zone name")
     locale: Locale = "ru"
 
+    @field_validator("email")
+    @classmethod
+    def _one_spelling(cls, email: str) -> str:
+        return domain.check_email(email)
+
     @field_validator("role")
     @classmethod
     def _registrable(cls, role: str) -> str:
@@ -79,6 +84,11 @@ class UserPublic(BaseModel):
     avatar_url: str | None
     telegram_linked: bool
     created_at: datetime
+    active: bool = Field(True, description="false once an admin deactivated the account")
+
+
+class AccountDeletion(BaseModel):
+    password: Password = Field(description="the account's password, asked again before it is deleted")
 
 
 class LoginRequest(BaseModel):
@@ -109,6 +119,38 @@ class InvitePublic(BaseModel):
     url: str
     telegram_url: str
     expires_at: datetime
+    multi_use: bool = Field(False, description="a teacher's class code, for many students until withdrawn; "
+                                               "every other invite is spent by its first acceptance")
+
+
+class InviteCreate(BaseModel):
+    class_code: bool = Field(False, description="true: a code for a whole class, accepted by many students "
+                                                "until it expires or is withdrawn; false: a personal invite")
+
+
+class InviteUsePublic(BaseModel):
+    student_id: uuid.UUID
+    used_at: datetime
+
+
+class InviteWithUses(InvitePublic):
+    revoked: bool
+    uses: list[InviteUsePublic]
+
+
+class InviteList(BaseModel):
+    items: list[InviteWithUses]
+
+
+class LinkedPerson(BaseModel):
+    id: uuid.UUID
+    full_name: str
+    linked_at: datetime
+
+
+class StudentLinks(BaseModel):
+    teachers: list[LinkedPerson]
+    parents: list[LinkedPerson]
 
 
 class InviteInfo(BaseModel):
@@ -170,4 +212,5 @@ def user_public(user: User) -> UserPublic:
     return UserPublic(id=user.id, email=user.email, full_name=user.full_name, role=user.role,  # type: ignore[arg-type]
                       timezone=user.timezone, locale=user.locale, phone=user.phone,
                       avatar_url=f"/api/v1/users/{user.id}/avatar" if user.avatar_key else None,
-                      telegram_linked=user.telegram_chat_id is not None, created_at=user.created_at)
+                      telegram_linked=user.telegram_chat_id is not None, created_at=user.created_at,
+                      active=user.deactivated_at is None)

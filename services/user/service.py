@@ -101,7 +101,7 @@ async def log_in(uow: UnitOfWork, tokens: keys.Tokens, throttle: LoginThrottle, 
     signer = await tokens.signer()
     async with uow.read_only():
         user = await user_by_email(uow.session, email)
-    if user is None or not await password_matches(user.password_hash, password):
+    if user is None or not await password_matches(user.password_hash, password) or user.deactivated_at is not None:
         await throttle.record_failure(ip, email)
         LOGINS.labels("failed").inc()
         raise Unauthorized("Wrong e-mail or password")
@@ -111,7 +111,7 @@ async def log_in(uow: UnitOfWork, tokens: keys.Tokens, throttle: LoginThrottle, 
         user.password_hash = new_hash or user.password_hash
         pair = _start_session(uow.session, tokens, signer, user, family_id=uuid.uuid4(), now=utcnow())
         await uow.commit()
-    await throttle.clear_account(email)
+    await throttle.record_success(ip, email)
     LOGINS.labels("success").inc()
     return pair
 
@@ -138,8 +138,8 @@ async def refresh_session(uow: UnitOfWork, tokens: keys.Tokens, revocations: Red
         if verdict is not RefreshVerdict.ROTATE:
             raise Unauthorized(f"The refresh token is {verdict.value}")
         user = await uow.session.get(User, row.user_id)
-        if user is None:
-            raise Unauthorized("The account of this session no longer exists")
+        if user is None or user.deactivated_at is not None:
+            raise Unauthorized("The account of this session no longer exists or was deactivated")
         pair = _start_session(uow.session, tokens, signer, user, family_id=row.family_id, now=now)
         await uow.commit()
     return pair

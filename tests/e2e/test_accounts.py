@@ -4,10 +4,10 @@ import uuid
 import httpx
 import pytest
 
-from shared.events import Event, UserCreated
+from shared.events import UserCreated
 from tests.e2e.conftest import register_and_login
 from tests.mesh import Mesh
-from tests.support import eventually, tapped
+from tests.support import tapped
 
 PASSWORD = "correct horse battery staple"
 
@@ -69,18 +69,14 @@ async def test_register_login_and_me_through_the_gateway_in_mesh_mode(mesh):
 async def test_user_created_reaches_a_consumer_on_rabbitmq_with_the_request_correlation_id(mesh, servers):
     correlation_id = f"signup-{uuid.uuid4().hex}"
     email = f"ivan-{uuid.uuid4().hex[:6]}@example.org"
-    async with tapped(servers.rabbitmq_url, "user.created") as messages:
+    async with tapped(servers.rabbitmq_url, "user.created") as tap:
         async with httpx.AsyncClient(base_url=mesh.gateways[0].url, timeout=10) as client:
             response = await client.post("/auth/register", headers={"X-Correlation-ID": correlation_id}, json={
                 "email": email, "password": PASSWORD, "full_name": "Иван", "role": "teacher"})
         assert response.status_code == 201
         assert response.headers["x-correlation-id"] == correlation_id
-
-        async def arrived():
-            return next((m for m in messages if Event.model_validate_json(m.body).payload.get("email") == email),
-                        None)
-        message = await eventually(arrived, timeout=15)
-    event = Event.model_validate_json(message.body)
+        [event] = await tap.wait_for("user.created", email=email)
+        message = tap.message(event)
     assert event.correlation_id == correlation_id
     assert message.correlation_id == correlation_id
     assert event.producer == "user"

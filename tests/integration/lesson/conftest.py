@@ -22,8 +22,8 @@ from shared.bus import InMemoryBus
 from shared.redis_factory import make_redis
 from shared.rabbit import RabbitBus
 from shared.runtime import Runtime
-from tests.integration.lesson.world import LessonWorld, Tap, Users
-from tests.support import TestKeys, mesh_runtime, running, tapped
+from tests.integration.lesson.world import LessonWorld, Users
+from tests.support import Tap, TestKeys, mesh_runtime, running, tapped
 
 
 @pytest.fixture
@@ -46,8 +46,8 @@ async def world(servers, fresh_database, tmp_path) -> AsyncIterator[LessonWorld]
 
 @pytest.fixture
 async def tap(servers) -> AsyncIterator[Tap]:
-    async with tapped(servers.rabbitmq_url, "lesson.#") as messages:
-        yield Tap(messages)
+    async with tapped(servers.rabbitmq_url, "lesson.#") as tap:
+        yield tap
 
 
 @pytest.fixture

@@ -5,12 +5,13 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from services.lesson.models import Lesson, TeacherLink
 from shared.events import TeacherLinked
 from tests.integration.lesson.world import LessonWorld, tomorrow_at
+from tests.support import eventually
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -27,6 +28,13 @@ async def active_lessons_of(world: LessonWorld, teacher_id: uuid.UUID) -> int:
     async with world.app.state.session_factory() as session:
         return await session.scalar(select(func.count()).select_from(Lesson).where(
             Lesson.teacher_id == teacher_id, Lesson.status.in_(["scheduled", "in_progress"])))
+
+
+async def waiting_for_a_lock(world: LessonWorld) -> int:
+    """How many transactions on the service's database are waiting for another's lock."""
+    async with world.app.state.session_factory() as session:
+        return await session.scalar(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))
 
 
 async def test_two_simultaneous_bookings_of_one_slot_give_one_201_and_one_409(world):
@@ -68,7 +76,7 @@ async def test_the_database_itself_refuses_an_overlap_that_passed_no_check(world
         await first.flush()
         second.add(lesson_row(teacher, uuid.uuid4(), start + timedelta(minutes=59)))
         pending = asyncio.create_task(second.flush())
-        await asyncio.sleep(0.3)
+        await eventually(lambda: waiting_for_a_lock(world))
         assert not pending.done()  # blocked on the first transaction's row
         await first.commit()
         with pytest.raises(IntegrityError) as raised:
@@ -97,12 +105,39 @@ async def test_a_booking_that_loses_the_race_in_the_database_is_a_409_naming_the
         session.add(winner)
         await session.flush()  # not committed: the service's own check cannot see it
         booking = asyncio.create_task(world.book(teacher, student, start + timedelta(minutes=15)))
+        await eventually(lambda: waiting_for_a_lock(world))
+        assert not booking.done()
+        await session.commit()
+    response = await booking
+    assert response.status_code == 409, response.text
+    assert str(winner.id) in response.json()["errors"][0]["msg"]
+
+
+async def test_with_an_idempotency_key_a_booking_that_loses_the_race_is_a_409_and_keeps_no_key(world):
+    """The booking runs in a savepoint of the transaction that holds the key: the exclusion violation
+    undoes the booking's savepoint, the clash is reported, and the key is not kept."""
+    teacher, student = await world.teacher_and_student()
+    start = tomorrow_at(17)
+    headers = {**teacher.headers, "Idempotency-Key": f"race-{uuid.uuid4()}"}
+    body = {"student_id": str(student.id), "subject": "Maths", "title": "Fractions",
+            "starts_at": (start + timedelta(minutes=15)).isoformat(), "duration_minutes": 60}
+    winner = lesson_row(teacher.id, uuid.uuid4(), start)
+    async with world.app.state.session_factory() as session:
+        session.add(winner)
+        await session.flush()
+        booking = asyncio.create_task(world.client.post("/api/v1/lessons", json=body, headers=headers))
         await asyncio.sleep(0.5)
         assert not booking.done()
         await session.commit()
     response = await booking
     assert response.status_code == 409, response.text
     assert str(winner.id) in response.json()["errors"][0]["msg"]
+
+    later = start + timedelta(hours=3)
+    retried = await world.client.post("/api/v1/lessons", headers=headers,
+                                      json={**body, "starts_at": later.isoformat()})
+    assert retried.status_code == 201, retried.text  # the key was not kept with the refusal
+    assert await active_lessons_of(world, teacher.id) == 2
 
 
 def next_dst_change(tz: ZoneInfo, after: datetime) -> datetime:

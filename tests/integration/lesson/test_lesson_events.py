@@ -1,16 +1,14 @@
 """The lesson service's events on real RabbitMQ, both ways: what it publishes, what it learns."""
-import json
 import uuid
 from datetime import timedelta
 
-from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from services.lesson.models import KnownUser, ParentLink, TeacherLink
 from shared.events import ParentLinked, TeacherLinked, UserCreated, UserUpdated, make_event
 from shared.inbox import InboxEntry
 from tests.integration.lesson.world import tomorrow_at
-from tests.support import eventually
+from tests.support import consumed, eventually
 
 
 async def test_lesson_completed_reaches_rabbitmq_with_the_requests_correlation_id(world, tap):
@@ -26,11 +24,11 @@ async def test_lesson_completed_reaches_rabbitmq_with_the_requests_correlation_i
         headers={**teacher.headers, "X-Correlation-ID": correlation_id})
 
     assert completed.status_code == 200
-    message = await tap.wait_for("lesson.completed", lesson_id)
-    envelope = json.loads(message.body)
-    assert message.correlation_id == envelope["correlation_id"] == correlation_id
-    assert (message.type, message.routing_key, envelope["producer"]) == ("lesson.completed", "lesson.completed", "lesson")
-    payload = envelope["payload"]
+    [event] = await tap.wait_for("lesson.completed", lesson_id=lesson_id)
+    message = tap.message(event)
+    assert message.correlation_id == event.correlation_id == correlation_id
+    assert (message.type, message.routing_key, event.producer) == ("lesson.completed", "lesson.completed", "lesson")
+    payload = event.payload
     assert payload["teacher_id"] == str(teacher.id) and payload["student_id"] == str(student.id)
     assert (payload["subject"], payload["lesson_type"], payload["duration_minutes"]) == ("Maths", "exam_prep", 60)
     assert (payload["attended"], payload["attendance"], payload["score"]) == (True, "late", 88)
@@ -48,11 +46,11 @@ async def test_every_step_of_a_lesson_is_published_in_order(world, tap):
     await world.client.post(f"/api/v1/lessons/{lesson_id}/cancel", json={"reason": "power cut"},
                             headers=student.headers)
 
-    cancelled = json.loads((await tap.wait_for("lesson.cancelled", lesson_id)).body)["payload"]
-    assert tap.types_for(lesson_id) == ["lesson.scheduled", "lesson.rescheduled", "lesson.started",
+    [cancelled] = [e.payload for e in await tap.wait_for("lesson.cancelled", lesson_id=lesson_id)]
+    assert tap.types(lesson_id=lesson_id) == ["lesson.scheduled", "lesson.rescheduled", "lesson.started",
                                         "lesson.cancelled"]
     assert (cancelled["cancelled_by"], cancelled["reason"]) == (str(student.id), "power cut")
-    rescheduled = json.loads((await tap.wait_for("lesson.rescheduled", lesson_id)).body)["payload"]
+    [rescheduled] = [e.payload for e in tap.of("lesson.rescheduled", lesson_id=lesson_id)]
     assert rescheduled["old_starts_at"] == tomorrow_at(12).isoformat().replace("+00:00", "Z")
     assert rescheduled["starts_at"] == moved_to.isoformat().replace("+00:00", "Z")
 
@@ -61,8 +59,8 @@ async def test_a_series_publishes_one_scheduled_event_per_occurrence_with_the_se
     teacher, student = await world.teacher_and_student()
     series = (await world.book(teacher, student, tomorrow_at(7), recurrence={"weekly_count": 3})).json()
     for item in series["items"]:
-        payload = json.loads((await tap.wait_for("lesson.scheduled", item["id"])).body)["payload"]
-        assert payload["series_id"] == series["series_id"]
+        [scheduled] = await tap.wait_for("lesson.scheduled", lesson_id=item["id"])
+        assert scheduled.payload["series_id"] == series["series_id"]
 
 
 async def test_the_read_model_does_not_depend_on_the_order_of_user_events(world):
@@ -85,8 +83,7 @@ async def test_links_to_users_not_seen_yet_and_unknown_fields_are_kept(world):
 
 async def test_a_redelivered_event_is_recognised_and_skipped(world):
     def duplicates() -> float:
-        return REGISTRY.get_sample_value("repitbot_events_consumed_total", {
-            "service": "lesson", "type": "user.teacher_linked", "outcome": "duplicate"}) or 0.0
+        return consumed("lesson", "user.teacher_linked", "duplicate")
 
     before = duplicates()
     event = make_event(TeacherLinked(teacher_id=uuid.uuid4(), student_id=uuid.uuid4()), producer="user")

@@ -1,13 +1,11 @@
 """Helpers of the lesson service's integration tests (the fixtures are in conftest.py)."""
 from __future__ import annotations
 
-import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import aio_pika
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -80,24 +78,3 @@ class Users:
 def tomorrow_at(hour: int, minute: int = 0) -> datetime:
     day = datetime.now(timezone.utc) + timedelta(days=1)
     return day.replace(hour=hour, minute=minute, second=0, microsecond=0)
-
-
-@dataclass
-class Tap:
-    """Every `lesson.*` message published while the tap is open."""
-
-    messages: list[aio_pika.abc.AbstractIncomingMessage] = field(default_factory=list)
-
-    async def wait_for(self, event_type: str, lesson_id: uuid.UUID | str,
-                       timeout: float = 10.0) -> aio_pika.abc.AbstractIncomingMessage:
-        async def arrived() -> aio_pika.abc.AbstractIncomingMessage | None:
-            for message in self.messages:
-                body = json.loads(message.body)
-                if body["type"] == event_type and body["payload"].get("lesson_id") == str(lesson_id):
-                    return message
-            return None
-        return await eventually(arrived, timeout=timeout)
-
-    def types_for(self, lesson_id: uuid.UUID | str) -> list[str]:
-        bodies = [json.loads(m.body) for m in self.messages]
-        return [b["type"] for b in bodies if b["payload"].get("lesson_id") == str(lesson_id)]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -15,8 +14,8 @@ import pytest
 from services.notification.app import create_app
 from services.notification.settings import NotificationSettings
 from shared.rabbit import RabbitBus
-from tests.integration.notification.world import BOT_TOKEN, FakeBotApi, FakeClock, SmtpServer, World
-from tests.support import TestKeys, mesh_runtime, running
+from tests.integration.notification.world import BOT_TOKEN, FakeBotApi, SmtpServer, World
+from tests.support import FakeClock, TestKeys, mesh_runtime, running
 
 MANUAL = 3600.0  # a dispatcher interval that leaves the rounds to the test (dispatch_due)
 
@@ -39,7 +38,7 @@ async def bot() -> AsyncIterator[FakeBotApi]:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock(datetime.now(timezone.utc).replace(microsecond=0))
+    return FakeClock()
 
 
 @pytest.fixture

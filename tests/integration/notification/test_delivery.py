@@ -12,9 +12,9 @@ from services.notification.domain import QuietHours, zone
 from services.notification.models import Contact, Delivery
 from shared.events import EXCHANGE, AchievementEarned, StudentLevelUp, TelegramLinked, UserCreated
 from tests.integration.notification.world import (
-    BOT_TOKEN, SmtpServer, World, consumed, counted, free_port, self_signed_certificate,
+    BOT_TOKEN, SmtpServer, World, counted, free_port, self_signed_certificate,
 )
-from tests.support import eventually
+from tests.support import consumed, eventually
 
 
 def achievement(student, world: World, title: str = "First steps") -> AchievementEarned:
@@ -49,11 +49,11 @@ async def test_an_achievement_reaches_the_inbox_email_and_telegram_once_in_the_u
         assert bot.to(russian.chat_id)[0]["text"].startswith("Новое достижение")
         assert (await world.inbox(russian))[0]["title"] == "Новое достижение: First steps"
 
-        duplicates = consumed("achievement.earned", "duplicate")
+        duplicates = consumed("notification", "achievement.earned", "duplicate")
         await world.bus.publish([event])  # the same event delivered again
 
         async def skipped_as_duplicate() -> bool:
-            return consumed("achievement.earned", "duplicate") > duplicates
+            return consumed("notification", "achievement.earned", "duplicate") > duplicates
         await eventually(skipped_as_duplicate)
         await dispatch_due(world.app, world.clock())
         assert len(await world.inbox(english)) == 1

@@ -113,9 +113,12 @@ async def test_two_instances_send_each_reminder_once(start, smtp, bot, clock):
         async def all_sent() -> bool:
             return all(bot.to(s.chat_id) and smtp.to(s.email) for s in students)
         await eventually(all_sent)
-        await asyncio.sleep(0.5)  # many more rounds of both loops
-        for student in students:
-            assert len(bot.to(student.chat_id)) == 1 and len(smtp.to(student.email)) == 1
-            assert len(await reminded(one, student)) == 1
-        for teacher in teachers:
-            assert len(bot.to(teacher.chat_id)) == 3 and len(smtp.to(teacher.email)) == 3
+        rounds = clock.reads
+        await eventually(lambda: clock.reads >= rounds + 20)  # many more rounds of both loops
+        in_app = [len(await reminded(one, student)) for student in students]
+    # both instances have stopped: no round is still under way
+    assert in_app == [1] * len(students)
+    for student in students:
+        assert len(bot.to(student.chat_id)) == 1 and len(smtp.to(student.email)) == 1
+    for teacher in teachers:
+        assert len(bot.to(teacher.chat_id)) == 3 and len(smtp.to(teacher.email)) == 3

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from services.notification.models import Contact, Delivery, Notification
 from shared.events import Event, Payload, TelegramLinked, UserCreated, make_event
 from shared.rabbit import RabbitBus
-from tests.support import TestKeys, eventually
+from tests.support import FakeClock, TestKeys, eventually
 
 BOT_TOKEN = "123456:TEST-TOKEN"
 
@@ -127,18 +127,6 @@ class FakeBotApi:
         return [call for call in self.calls if call.get("chat_id") == chat_id]
 
 
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
-
-
 @dataclass
 class Person:
     id: uuid.UUID
@@ -146,11 +134,6 @@ class Person:
     headers: dict[str, str]
     email: str
     chat_id: int
-
-
-def consumed(event_type: str, outcome: str) -> float:
-    return REGISTRY.get_sample_value("repitbot_events_consumed_total", {
-        "service": "notification", "type": event_type, "outcome": outcome}) or 0.0
 
 
 def counted(name: str, channel: str, kind: str) -> float:

@@ -163,9 +163,15 @@ async def test_a_message_that_is_not_an_event_is_parked_at_once(bus):
 
 
 class _HangingBus:
-    """A broker connection that dies while publishing: the relay process is killed mid-way."""
+    """A broker connection that hangs while publishing: the relay process is killed mid-way."""
+
+    def __init__(self) -> None:
+        self.publishing = asyncio.Event()
+        self.envelopes: list[dict] = []
 
     async def publish_envelopes(self, envelopes):
+        self.envelopes.extend(envelopes)
+        self.publishing.set()
         await asyncio.Event().wait()
 
 
@@ -178,11 +184,15 @@ async def test_killing_the_relay_between_commit_and_publish_loses_no_event(datab
         sent = uow.emit(_user_created())
         await uow.commit()
 
-    dying = asyncio.create_task(OutboxRelay(database, _HangingBus(), service="user").run())
-    await asyncio.sleep(0.2)
+    hanging = _HangingBus()
+    dying = asyncio.create_task(OutboxRelay(database, hanging, service="user").run())
+    await asyncio.wait_for(hanging.publishing.wait(), timeout=10)
+    assert [envelope["id"] for envelope in hanging.envelopes] == [str(sent.id)]  # killed while publishing it
     dying.cancel()
     await asyncio.gather(dying, return_exceptions=True)
-    assert received == []
+    async with database() as session:
+        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.event_id == sent.id))
+    assert row.published_at is None
 
     restarted = OutboxRelay(database, bus, service="user")
     assert await restarted.relay_once() == 1

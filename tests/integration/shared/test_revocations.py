@@ -113,3 +113,26 @@ async def test_a_revocation_lasts_as_long_as_the_token(writer, servers):
     finally:
         await client.aclose()
     assert 85 <= ttl <= 90
+
+
+async def test_every_token_of_a_user_is_refused_by_a_live_copy_and_by_a_fresh_one(writer, mirrored, servers):
+    revocations, client = mirrored
+    await eventually(lambda: revocations.mirrored)
+    user, now = str(uuid.uuid4()), time.time()
+    await writer.revoke_user(user, revoked_at=now, kept_until=now + 600)
+    await eventually(lambda: revocations.is_user_revoked(user, int(now) - 60))
+    assert await revocations.is_user_revoked(user, int(now) + 5) is False       # a token issued later
+    assert await revocations.is_user_revoked(str(uuid.uuid4()), int(now) - 60) is False
+
+    fresh_client = redis.from_url(servers.redis_url, decode_responses=True)
+    fresh = RedisRevocationList(fresh_client)
+    assert await fresh.is_user_revoked(user, int(now) - 60)                      # asked of Redis
+    task = asyncio.create_task(fresh.mirror())
+    try:
+        await eventually(lambda: fresh.mirrored)
+        assert await fresh.is_user_revoked(user, int(now) - 60)                  # read into the copy
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await fresh_client.aclose()

@@ -15,8 +15,8 @@ import pytest
 from services.student.app import create_app
 from services.student.settings import StudentSettings
 from shared.rabbit import RabbitBus
-from tests.integration.student.world import StudentWorld, Tap
-from tests.support import TestKeys, mesh_runtime, running, tapped
+from tests.integration.student.world import StudentWorld
+from tests.support import Tap, TestKeys, mesh_runtime, running, tapped
 
 
 def student_settings(servers, database_url: str, **extra) -> StudentSettings:
@@ -55,5 +55,5 @@ async def world(servers, fresh_database, start_student_service) -> AsyncIterator
 
 @pytest.fixture
 async def tap(servers) -> AsyncIterator[Tap]:
-    async with tapped(servers.rabbitmq_url, "xp.earned", "student.level_up", "achievement.earned") as messages:
-        yield Tap(messages)
+    async with tapped(servers.rabbitmq_url, "xp.earned", "student.level_up", "achievement.earned") as tap:
+        yield tap

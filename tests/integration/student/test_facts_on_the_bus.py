@@ -11,7 +11,7 @@ from services.student.ruleset import load_default_ruleset
 from shared.events import UserUpdated, make_event
 from shared.outbox import OutboxMessage
 from tests.integration.student.world import StudentWorld, lesson_completed, moscow
-from tests.support import TestKeys, eventually
+from tests.support import TestKeys, consumed, eventually
 
 RULES = load_default_ruleset()
 
@@ -19,17 +19,24 @@ RULES = load_default_ruleset()
 async def test_the_same_lesson_completed_delivered_three_times_gives_xp_once(world: StudentWorld, tap):
     student = world.person("student")
     event = lesson_completed(student.id, moscow(2), score=80)
+    skipped = consumed("student", "lesson.completed", "duplicate")
     for _ in range(3):
         await world.publish(event)
-    await tap.wait_for("achievement.earned", student.id)
-    await asyncio.sleep(0.5)  # let the other deliveries be handled (and skipped)
+    await eventually(lambda: consumed("student", "lesson.completed", "duplicate") == skipped + 2)
 
     ledger = await world.ledger(student.id)
     assert sorted((e.rule, e.amount, e.source_event_id) for e in ledger) == [
         ("achievement:first_step", 50, event.id), ("lesson_attended", 180, event.id)]
     profile = (await world.get(f"/api/v1/students/{student.id}/profile", student)).json()
     assert (profile["xp"], profile["achievements_earned"]) == (230, 1)
-    assert len(tap.bodies("xp.earned", student.id)) == 2
+    assert len(await tap.wait_for("xp.earned", count=2, student_id=student.id)) == 2
+    assert len(await _outbox_bodies(world, "xp.earned", student.id)) == 2
+
+
+async def _outbox_bodies(world: StudentWorld, event_type: str, student_id: uuid.UUID) -> list[dict]:
+    async with world.app.state.session_factory() as session:
+        bodies = await session.scalars(select(OutboxMessage.body).where(OutboxMessage.type == event_type))
+    return [body for body in bodies if body["payload"]["student_id"] == str(student_id)]
 
 
 async def test_an_unattended_or_cancelled_lesson_gives_no_xp_but_is_kept_as_a_fact(world: StudentWorld):
@@ -94,7 +101,6 @@ async def test_two_instances_consuming_200_events_for_one_student_lose_no_update
                                              .where(XpEntry.student_id == student_id, XpEntry.source == "lesson"))
             return state == 200
         await eventually(all_applied, timeout=60)
-        await asyncio.sleep(0.3)
         async with first.state.session_factory() as session:
             ledger = list(await session.scalars(select(XpEntry).where(XpEntry.student_id == student_id)))
             earned = set(await session.scalars(select(EarnedAchievement.code)

@@ -3,7 +3,6 @@ from datetime import datetime, time, timezone
 
 import redis.asyncio as redis
 
-from services.student import progress
 from tests.integration.student.world import MOSCOW, StudentWorld, lesson_completed
 from tests.support import eventually
 
@@ -35,7 +34,7 @@ async def test_boards_rank_by_xp_of_the_period_and_come_back_from_the_ledger_aft
                         lesson_now(cid.id, score=0))
     for student in (ann, bob, cid):
         await world.wait_for_facts(student.id, 1)
-    await progress.settle()
+    await world.app.state.background.settle()
 
     week = await board(world, bob, period="week")
     expected = [(str(ann.id), 250, 1), (str(bob.id), 150, 2), (str(cid.id), 150, 2)]
@@ -54,13 +53,13 @@ async def test_an_increment_into_a_flushed_board_does_not_pass_for_the_whole_boa
     ann, bob = await world.known_student("Ann"), await world.known_student("Bob")
     await world.publish(lesson_now(ann.id, score=100))
     await world.wait_for_facts(ann.id, 1)
-    await progress.settle()
+    await world.app.state.background.settle()
     client = redis.from_url(servers.redis_url)
     await client.flushdb()
     await client.aclose()
     await world.publish(lesson_now(bob.id, score=0))  # its increment makes a partial key
     await world.wait_for_facts(bob.id, 1)
-    await progress.settle()
+    await world.app.state.background.settle()
     assert sorted(ranking(await board(world, ann, period="all"))) == sorted(
         [(str(ann.id), 250, 1), (str(bob.id), 150, 2)])
 
@@ -72,7 +71,7 @@ async def test_a_teacher_board_ranks_only_the_teachers_students_including_those_
     await world.publish(lesson_now(ann.id), lesson_now(stranger.id))
     await world.wait_for_facts(ann.id, 1)
     await world.wait_for_facts(stranger.id, 1)
-    await progress.settle()
+    await world.app.state.background.settle()
 
     async def teacher_board() -> dict:
         body = await board(world, teacher, scope="teacher", period="month")
@@ -101,7 +100,7 @@ async def test_a_board_pages_with_a_cursor(world: StudentWorld):
     await world.publish(*(lesson_now(s.id, score=10 * i) for i, s in enumerate(students)))
     for student in students:
         await world.wait_for_facts(student.id, 1)
-    await progress.settle()
+    await world.app.state.background.settle()
     first = await board(world, students[0], period="all", limit=2)
     second = await board(world, students[0], period="all", limit=2, cursor=first["next_cursor"])
     assert [i["rank"] for i in first["items"] + second["items"]] == [1, 2, 3]
@@ -113,7 +112,7 @@ async def test_without_redis_the_ledger_still_gets_the_xp_and_the_board_catches_
     ann = await world.known_student("Ann")
     await world.publish(lesson_now(ann.id, score=0))
     await world.wait_for_facts(ann.id, 1)
-    await progress.settle()
+    await world.app.state.background.settle()
     assert ranking(await board(world, ann, period="all")) == [(str(ann.id), 150, 1)]
 
     boards = world.app.state.deps.game.boards
@@ -122,7 +121,7 @@ async def test_without_redis_the_ledger_still_gets_the_xp_and_the_board_catches_
     monkeypatch.setattr(boards, "_redis", dead)
     await world.publish(lesson_now(ann.id, score=100))
     await world.wait_for_facts(ann.id, 2)
-    await progress.settle()
+    await world.app.state.background.settle()
     down = await world.get(BOARD, ann, period="all")
     assert down.status_code == 503 and down.headers["content-type"].startswith("application/problem+json")
     assert sum(entry.amount for entry in await world.ledger(ann.id)) == 350

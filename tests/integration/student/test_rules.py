@@ -103,9 +103,9 @@ async def test_applying_a_lowered_threshold_awards_it_retroactively_with_events_
     assert applied["version"] == 2
     assert applied["retroactive"]["items"] == [
         {"student_id": str(four.id), "achievements_gained": ["student"], "xp_gained": 50}]
-    earned = await tap.wait_for("achievement.earned", four.id, count=2)  # first_step live, student now
-    assert [body["payload"]["code"] for body in earned] == ["first_step", "student"]
-    assert earned[1]["payload"]["ruleset_version"] == 2
+    earned = await tap.wait_for("achievement.earned", count=2, student_id=four.id)  # first_step live, student now
+    assert [event.payload["code"] for event in earned] == ["first_step", "student"]
+    assert earned[1].payload["ruleset_version"] == 2
 
     raised = with_student_threshold(rules, 40)
     response = await world.client.put(RULES, json=raised, headers=admin.headers)
@@ -143,7 +143,7 @@ async def test_a_rule_change_interrupted_before_its_awards_is_finished_by_the_ca
 
     assert await catch_up_everyone(world.app.state.uow_factory, world.app.state.deps.game, batch=10) == 1
     assert list((await world.state(student.id)).earned) == ["first_step", "student"]
-    await tap.wait_for("achievement.earned", student.id, count=2)
+    await tap.wait_for("achievement.earned", count=2, student_id=student.id)
     assert await catch_up_everyone(world.app.state.uow_factory, world.app.state.deps.game, batch=10) == 0
 
 

@@ -1,14 +1,12 @@
 """Helpers of the student service's integration tests (the fixtures are in conftest.py)."""
 from __future__ import annotations
 
-import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aio_pika
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
@@ -99,19 +97,3 @@ class StudentWorld:
 
     async def get(self, path: str, who: Person, **params: Any) -> httpx.Response:
         return await self.client.get(path, headers=who.headers, params=params)
-
-
-@dataclass
-class Tap:
-    messages: list[aio_pika.abc.AbstractIncomingMessage] = field(default_factory=list)
-
-    def bodies(self, event_type: str, student_id: uuid.UUID) -> list[dict[str, Any]]:
-        found = [json.loads(m.body) for m in self.messages]
-        return [b for b in found if b["type"] == event_type and b["payload"]["student_id"] == str(student_id)]
-
-    async def wait_for(self, event_type: str, student_id: uuid.UUID, count: int = 1,
-                       timeout: float = 15.0) -> list[dict[str, Any]]:
-        async def arrived() -> list[dict[str, Any]] | None:
-            bodies = self.bodies(event_type, student_id)
-            return bodies if len(bodies) >= count else None
-        return await eventually(arrived, timeout=timeout)

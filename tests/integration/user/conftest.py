@@ -17,7 +17,7 @@ from services.user.app import create_app
 from services.user.settings import UserSettings
 from shared.events import Event
 from shared.outbox import OutboxMessage
-from tests.support import eventually, mesh_runtime, running, tapped
+from tests.support import Tap, eventually, mesh_runtime, running, tapped
 
 PASSWORD = "correct horse battery staple"
 BOT_TOKEN = "bot-token-for-tests"
@@ -91,7 +91,7 @@ def start_user_service(servers, fresh_database, tmp_path) -> Callable[..., conte
                                 redis_url=servers.redis_url, rabbitmq_url=servers.rabbitmq_url,
                                 bot_token=BOT_TOKEN, var_dir=tmp_path, storage_dir=tmp_path / "files",
                                 public_base_url="https://api.repitbot.test", bot_username="RepitTestBot",
-                                **overrides)
+                                **{"trusted_proxies": ["127.0.0.1"], **overrides})  # the test client is the gateway
         runtime = mesh_runtime(servers)
         app = create_app(settings, runtime)
         try:
@@ -111,26 +111,7 @@ async def service(start_user_service) -> AsyncIterator[UserService]:
         yield started
 
 
-@dataclass
-class Tap:
-    """Events received by a queue of our own bound on the platform exchange."""
-
-    messages: list[Any] = field(default_factory=list)
-
-    @property
-    def events(self) -> list[Event]:
-        return [Event.model_validate_json(m.body) for m in self.messages]
-
-    @property
-    def amqp_correlation_ids(self) -> dict[str, str | None]:
-        return {str(m.message_id): m.correlation_id for m in self.messages}
-
-    def of(self, event_type: str, **payload: Any) -> list[Event]:
-        return [e for e in self.events if e.type == event_type
-                and all(str(e.payload.get(k)) == str(v) for k, v in payload.items())]
-
-
 @pytest.fixture
 async def tap(servers) -> AsyncIterator[Tap]:
-    async with tapped(servers.rabbitmq_url, "user.#") as messages:
-        yield Tap(messages)
+    async with tapped(servers.rabbitmq_url, "user.#") as tap:
+        yield tap

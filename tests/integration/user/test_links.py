@@ -37,7 +37,7 @@ async def test_a_student_accepting_an_invite_is_linked_and_the_event_reaches_rab
     received = await eventually(lambda: tap.of("user.teacher_linked", student_id=student.id))
     assert received[0].payload == {"teacher_id": teacher.id, "student_id": student.id}
     assert received[0].correlation_id == correlation
-    assert tap.amqp_correlation_ids[str(received[0].id)] == correlation
+    assert tap.message(received[0]).correlation_id == correlation
     in_outbox = [e for e in await service.outbox("user.teacher_linked") if e.payload["student_id"] == student.id]
     assert len(in_outbox) == 1 and in_outbox[0].id == received[0].id
     assert await service.count(TeacherLink, TeacherLink.student_id == uuid.UUID(student.id)) == 1

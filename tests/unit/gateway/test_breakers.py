@@ -1,21 +1,28 @@
 import asyncio
 import uuid
+from datetime import datetime, timezone
 
-from tests.support import TestKeys
-from tests.unit.gateway.helpers import echo_service, gateway, requests_seen
+from tests.support import FakeClock, TestKeys, eventually
+from tests.unit.gateway.helpers import echo_service, gateway, release, requests_seen
 
 KEYS = TestKeys()
-ADMIN = KEYS.headers(uuid.uuid4(), "admin")
+ADMIN = {"Authorization": f"Bearer {KEYS.token(uuid.uuid4(), 'admin', ttl=24 * 3600)}"}  # outlives a long suite
+
+
+def far_clock() -> FakeClock:
+    """The breakers' clock, years away from the wall clock: a reading of the wrong one shows."""
+    return FakeClock(datetime(2030, 1, 1, tzinfo=timezone.utc))
 
 
 async def test_five_failures_open_the_breaker_and_it_answers_503_without_calling_the_service():
     service = echo_service()
-    async with gateway({"analytics": service}, KEYS, circuit_breaker_failure_threshold=5) as client:
+    async with gateway({"analytics": service}, KEYS, clock=far_clock(), circuit_breaker_failure_threshold=5,
+                       circuit_breaker_recovery_timeout=60) as client:
         failures = [await client.get("/api/v1/analytics/x?status=500", headers=ADMIN) for _ in range(5)]
         refused = await client.get("/api/v1/analytics/x", headers=ADMIN)
         state = (await client.get("/gateway/services", headers=ADMIN)).json()["analytics"]["breaker"]
     assert [r.status_code for r in failures] == [500] * 5          # the service's own answer passes
-    assert refused.status_code == 503 and int(refused.headers["retry-after"]) > 0
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "60"
     assert refused.headers["content-type"] == "application/problem+json"
     assert state["state"] == "open" and state["failure_count"] == 5
     assert await requests_seen(service) == 5
@@ -30,30 +37,41 @@ async def test_a_success_resets_the_count_of_consecutive_failures():
 
 
 async def test_after_the_recovery_timeout_one_trial_goes_through_and_its_success_closes_the_breaker():
-    async with gateway({"analytics": echo_service()}, KEYS, circuit_breaker_failure_threshold=2,
-                       circuit_breaker_recovery_timeout=0.3) as client:
+    clock, service = far_clock(), echo_service()
+    async with gateway({"analytics": service}, KEYS, clock=clock, circuit_breaker_failure_threshold=2,
+                       circuit_breaker_recovery_timeout=30) as client:
         for _ in range(2):
-            await client.get("/api/v1/analytics/x?status=503", headers=ADMIN)
-        await asyncio.sleep(0.4)
-        slow_trial = asyncio.create_task(client.get("/api/v1/analytics/x?sleep=0.3", headers=ADMIN))
-        await asyncio.sleep(0.1)
+            await client.get("/api/v1/analytics/x?status=500", headers=ADMIN)
+        clock.advance(seconds=29)
+        early = await client.get("/api/v1/analytics/x", headers=ADMIN)
+        clock.advance(seconds=1)
+        slow_trial = asyncio.create_task(client.get("/api/v1/analytics/x?hold=trial", headers=ADMIN))
+
+        async def trial_arrived() -> bool:
+            return await requests_seen(service) == 3
+        await eventually(trial_arrived)
         during_trial = await client.get("/api/v1/analytics/x", headers=ADMIN)
+        await release(service, "trial")
         trial = await slow_trial
         after = await client.get("/api/v1/analytics/x", headers=ADMIN)
         state = (await client.get("/gateway/services", headers=ADMIN)).json()["analytics"]["breaker"]
+    assert early.status_code == 503 and early.headers["retry-after"] == "1"
     assert during_trial.status_code == 503
     assert trial.status_code == 200 and after.status_code == 200
     assert state["state"] == "closed" and state["failure_count"] == 0
+    assert await requests_seen(service) == 4      # the failures, the trial and the one after it
 
 
-async def test_a_failed_trial_opens_the_breaker_again():
-    async with gateway({"analytics": echo_service()}, KEYS, circuit_breaker_failure_threshold=1,
-                       circuit_breaker_recovery_timeout=0.2) as client:
+async def test_a_failed_trial_opens_the_breaker_again_for_a_whole_recovery_timeout():
+    clock = far_clock()
+    async with gateway({"analytics": echo_service()}, KEYS, clock=clock, circuit_breaker_failure_threshold=1,
+                       circuit_breaker_recovery_timeout=30) as client:
         await client.get("/api/v1/analytics/x?status=500", headers=ADMIN)
-        await asyncio.sleep(0.3)
+        clock.advance(seconds=30)
         trial = await client.get("/api/v1/analytics/x?status=502", headers=ADMIN)
         next_one = await client.get("/api/v1/analytics/x", headers=ADMIN)
-    assert trial.status_code == 502 and next_one.status_code == 503
+    assert trial.status_code == 502
+    assert next_one.status_code == 503 and next_one.headers["retry-after"] == "30"
 
 
 async def test_an_admin_can_reset_a_breaker_and_others_cannot():

@@ -30,6 +30,7 @@ SAMPLES = {
                            "earned_at": "2026-03-10T10:00:00+00:00"},
     "material_uploaded": {"material_id": uuid.uuid4(), "title": "Verbs", "subject": "English",
                           "teacher_name": "Anna"},
+    "link_created": {"relation": "parent", "user_id": uuid.uuid4(), "name": "Pavel"},
 }
 renderer = Renderer()
 

@@ -38,16 +38,27 @@ def test_secrets_are_stored_as_sha256_and_are_unguessable():
     assert len(domain.secret_hash(first)) == 64 and domain.secret_hash(first) != first
 
 
+def _invite(kind, expires_at=None, **state):
+    return domain.InviteState(kind, expires_at or LATER, **state)
+
+
 def test_a_teacher_invite_is_for_students_and_a_parent_invite_for_parents():
     assert InviteKind.TEACHER.inviter_role == "teacher" and InviteKind.PARENT.inviter_role == "student"
-    assert domain.judge_acceptance(InviteKind.TEACHER, LATER, "student", NOW) is None
-    assert domain.judge_acceptance(InviteKind.PARENT, LATER, "parent", NOW) is None
-    assert domain.judge_acceptance(InviteKind.TEACHER, LATER, "parent", NOW) is InviteProblem.WRONG_ROLE
-    assert domain.judge_acceptance(InviteKind.PARENT, LATER, "teacher", NOW) is InviteProblem.WRONG_ROLE
+    assert domain.judge_acceptance(_invite(InviteKind.TEACHER), "student", NOW) is None
+    assert domain.judge_acceptance(_invite(InviteKind.PARENT), "parent", NOW) is None
+    assert domain.judge_acceptance(_invite(InviteKind.TEACHER), "parent", NOW) is InviteProblem.WRONG_ROLE
+    assert domain.judge_acceptance(_invite(InviteKind.PARENT), "teacher", NOW) is InviteProblem.WRONG_ROLE
 
 
 def test_an_expired_invite_cannot_be_accepted():
-    assert domain.judge_acceptance(InviteKind.TEACHER, NOW, "student", NOW) is InviteProblem.EXPIRED
+    assert domain.judge_acceptance(_invite(InviteKind.TEACHER, NOW), "student", NOW) is InviteProblem.EXPIRED
+
+
+def test_a_personal_invite_is_spent_by_its_first_use_and_a_class_code_is_not():
+    assert domain.judge_acceptance(_invite(InviteKind.PARENT, used_at=NOW), "parent", NOW) is InviteProblem.SPENT
+    assert domain.judge_acceptance(_invite(InviteKind.TEACHER, multi_use=True, used_at=NOW), "student", NOW) is None
+    revoked = _invite(InviteKind.TEACHER, multi_use=True, revoked_at=NOW)
+    assert domain.judge_acceptance(revoked, "student", NOW) is InviteProblem.REVOKED
 
 
 @pytest.mark.parametrize("name", ["Europe/Moscow", "Asia/Vladivostok", "America/New_York", "UTC"])

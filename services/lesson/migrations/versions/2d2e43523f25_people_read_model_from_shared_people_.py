@@ -1,7 +1,7 @@
 """people read model from shared.people: users.locale, index on teacher_links.student_id
 
 Revision ID: 2d2e43523f25
-Revises: 5d876da290ea
+Revises: d7740b7d5645
 Create Date: 2026-12-04 18:09:41.904406
 """
 from alembic import op
@@ -10,7 +10,7 @@ from sqlalchemy import Text  # noqa: F401  (rendered JSONB columns name it)
 
 
 revision = '2d2e43523f25'
-down_revision = '5d876da290ea'
+down_revision = 'd7740b7d5645'
 branch_labels = None
 depends_on = None
 

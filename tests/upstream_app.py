@@ -7,13 +7,15 @@ Every path echoes the request as JSON, except:
   GET  .../download?size=N       N deterministic bytes, streamed
   any  ...?status=S              answers with status S
   any  ...?sleep=T               waits T seconds first
-Run it: `python -m uvicorn tests.e2e.gateway.upstream_app:create_app --factory` (UPSTREAM_NAME names it).
+  any  ...?hold=K                waits (counted as seen) until .../_release?hold=K is asked
+Run it: `python -m uvicorn tests.upstream_app:create_app --factory` (UPSTREAM_NAME names it).
 """
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import os
+from collections import defaultdict
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -37,6 +39,7 @@ def pattern(size: int) -> AsyncIterator[bytes]:
 def create_app() -> Starlette:
     name = os.environ.get("UPSTREAM_NAME", "upstream")
     seen = {"requests": 0}
+    holds: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
 
     async def ready(_: Request) -> Response:
         return JSONResponse({"status": "ok", "checks": {}})
@@ -45,7 +48,12 @@ def create_app() -> Starlette:
         path = request.url.path
         if path.endswith("/_stats"):
             return JSONResponse({"instance": name, **seen})
+        if path.endswith("/_release"):
+            holds[request.query_params["hold"]].set()
+            return JSONResponse({"released": request.query_params["hold"]})
         seen["requests"] += 1
+        if "hold" in request.query_params:
+            await holds[request.query_params["hold"]].wait()
         if "sleep" in request.query_params:
             await asyncio.sleep(float(request.query_params["sleep"]))
         if path.endswith("/upload") and request.method == "POST":
