@@ -56,8 +56,9 @@ async def test_every_event_reaches_the_people_it_concerns(world, clock):
         return await world.rows(Notification, user_id=student.id, kind="homework_graded") \
             and await world.rows(Notification, user_id=teacher.id, kind="homework_submitted")
     await eventually(all_told)
-    assert await kinds_of(world, student) == [
-        "homework_assigned", "homework_graded", "lesson_completed", "material_uploaded"]
+    assert await kinds_of(world, student) == [   # told of each new link too
+        "homework_assigned", "homework_graded", "lesson_completed", "link_created", "link_created",
+        "material_uploaded"]
     assert await kinds_of(world, parent) == [
         "lesson_cancelled", "lesson_completed", "payment_completed", "payment_refunded"]
     assert await kinds_of(world, teacher) == ["homework_submitted", "lesson_cancelled"]
@@ -84,4 +85,4 @@ async def test_a_low_balance_tells_the_payer_and_the_teacher_when_it_goes_down_u
     for person in (teacher, parent):
         assert [n["title"] for n in await world.inbox(person)] == [
             "Low balance: -600.00 RUB", "Low balance: -300.00 RUB"]
-    assert await kinds_of(world, student) == []  # the parent pays
+    assert await kinds_of(world, student) == ["link_created", "link_created"]  # the parent pays
