@@ -36,7 +36,7 @@ lock: venv
 	$(UV) pip compile pyproject.toml --extra test -o requirements.lock --python-version 3.11
 
 bench: venv
-	$(PY) -m bench.bus && $(PY) -m bench.gateway && $(PY) -m bench.logins
+	$(PY) -m bench.bus && $(PY) -m bench.gateway && $(PY) -m bench.logins && $(PY) -m bench.links
 
 mesh: venv
 	$(VENV)/bin/repitbot mesh

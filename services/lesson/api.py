@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from services.lesson import calendar, service
-from services.lesson.deps import SettingsDep
+from services.lesson.deps import DepsDep, SettingsDep
 from services.lesson.domain import LessonStatus
 from services.lesson.models import IdempotencyKey
 from services.lesson.schemas import (
@@ -77,10 +77,12 @@ async def _feed_owner(request: Request, uow: UnitOfWork, verifier: TokenVerifier
              dependencies=[TEACHER_OR_ADMIN], responses={
                  409: {"description": "The time overlaps a lesson of the teacher or the student "
                                       "(`errors` lists every clashing occurrence; nothing was booked)"},
-                 422: {"description": "Invalid input, a start in the past, or a student not linked"}})
-async def schedule_lesson(data: LessonCreate, user: CurrentUser, uow: UowDep, once: Once) -> Response:
+                 422: {"description": "Invalid input, a start in the past, or a student not linked"},
+                 503: {"description": "The link is not known here yet and the user service cannot "
+                                      "confirm it now (`Retry-After`)"}})
+async def schedule_lesson(data: LessonCreate, user: CurrentUser, uow: UowDep, once: Once, deps: DepsDep) -> Response:
     async def book() -> LessonPublic | LessonSeriesPublic:
-        lessons = await service.schedule_lessons(uow, user, data)
+        lessons = await service.schedule_lessons(uow, user, data, directory=deps.directory)
         if data.recurrence is None:
             return LessonPublic.of(lessons[0])
         return LessonSeriesPublic(series_id=lessons[0].series_id, items=[LessonPublic.of(x) for x in lessons])

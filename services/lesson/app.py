@@ -10,12 +10,13 @@ from services.lesson.handlers import lesson_handlers
 from services.lesson.models import LessonBase
 from services.lesson.settings import LessonSettings
 from shared.app import ServiceContext, ServiceSpec, create_service_app
+from shared.people import close_directory, directory_for
 from shared.runtime import Runtime
 
 
 async def bootstrap(ctx: ServiceContext) -> LessonDeps:
     """The service's dependencies, built once when it starts."""
-    return LessonDeps(settings=cast(LessonSettings, ctx.settings))
+    return LessonDeps(settings=cast(LessonSettings, ctx.settings), directory=directory_for(ctx))
 
 
 SPEC = ServiceSpec(
@@ -26,6 +27,7 @@ SPEC = ServiceSpec(
     bootstrap=bootstrap,
     routers=[api.router],
     handlers=lesson_handlers,
+    background=[close_directory],
 )
 
 

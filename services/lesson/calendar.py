@@ -24,6 +24,7 @@ from services.lesson.service import lessons_since
 from shared.db import UnitOfWork
 from shared.errors import NotFound
 from shared.events import utcnow
+from shared.sql import insert_for
 
 FEED_PATH = "/api/v1/lessons/calendar.ics"
 
@@ -42,7 +43,7 @@ async def issue_feed(uow: UnitOfWork, owner: FeedOwner, base_url: str) -> str:
     """A new feed URL for the user; any earlier URL stops working."""
     token = secrets.token_urlsafe(32)
     async with uow:
-        stmt = roster.insert_for(uow.session, CalendarFeed).values(
+        stmt = insert_for(uow.session, CalendarFeed).values(
             user_id=owner.user_id, role=owner.role, token_hash=_hash(token), created_at=utcnow())
         await uow.session.execute(stmt.on_conflict_do_update(
             index_elements=["user_id"], set_={"role": stmt.excluded.role, "token_hash": stmt.excluded.token_hash,
@@ -76,7 +77,7 @@ async def render_feed(uow: UnitOfWork, owner: FeedOwner, *, past_days: int, limi
     async with uow.read_only():
         lessons = await lessons_since(uow.session, owner.user_id, owner.role, now - timedelta(days=past_days),
                                       limit)
-        names = await roster.names_of(uow.session, {p for l in lessons for p in (l.teacher_id, l.student_id)})
+        names = await roster.people.names_of(uow.session, {p for l in lessons for p in (l.teacher_id, l.student_id)})
     return to_ical(lessons, names, viewer_id=owner.user_id, now=now)
 
 

@@ -9,11 +9,13 @@ from fastapi import Depends
 
 from services.lesson.settings import LessonSettings
 from shared.app import get_deps, get_settings
+from shared.people import Directory
 
 
 @dataclass(frozen=True)
 class LessonDeps:
     settings: LessonSettings
+    directory: Directory   # asks the user service about a link not heard of yet
 
 
 DepsDep = Annotated[LessonDeps, Depends(get_deps)]

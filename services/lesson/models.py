@@ -1,4 +1,4 @@
-"""Tables of the lesson service, and the read model of people it learns from `user.*` events.
+"""Tables of the lesson service, and its read model of people (`shared.people`).
 
 No two scheduled or in-progress lessons of one teacher (or of one student) may overlap. On
 PostgreSQL the database itself enforces that with two exclusion constraints on `lessons`
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from services.lesson.domain import LessonLifecycle, LessonStatus
 from shared.events import utcnow
 from shared.idempotency import IdempotencyKeyMixin
+from shared.people import ParentLinkColumns, TeacherLinkColumns, UserColumns
 from shared.sql import Base, UtcDateTime, new_metadata
 
 
@@ -78,31 +79,14 @@ class IdempotencyKey(IdempotencyKeyMixin, LessonBase):
     """The answers to create requests, by the caller's `Idempotency-Key` (`shared.idempotency`)."""
 
 
-# --- read model of the user service's data ----------------------------------------------
-class KnownUser(LessonBase):
-    """What this service knows of a user (from user.created / user.updated); any field may be
-    missing when an event about the user arrived before user.created."""
-
-    __tablename__ = "users"
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    role: Mapped[str | None] = mapped_column(String(20))
-    full_name: Mapped[str | None] = mapped_column(String(200))
-    timezone: Mapped[str | None] = mapped_column(String(64))
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+# --- the read model of people (shared.people) ----------------------------------------------
+class KnownUser(UserColumns, LessonBase):
+    pass
 
 
-class TeacherLink(LessonBase):
-    __tablename__ = "teacher_links"
-
-    teacher_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    student_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    linked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+class TeacherLink(TeacherLinkColumns, LessonBase):
+    pass
 
 
-class ParentLink(LessonBase):
-    __tablename__ = "parent_links"
-
-    parent_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    student_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, index=True)
-    linked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+class ParentLink(ParentLinkColumns, LessonBase):
+    pass

@@ -34,6 +34,7 @@ from shared.db import UnitOfWork
 from shared.errors import Conflict, Unprocessable
 from shared.events import utcnow
 from shared.pagination import Page, PageParams, make_page
+from shared.people import Directory
 
 LESSONS_SCHEDULED = Counter("repitbot_lessons_scheduled_total", "Lessons scheduled", ["lesson_type"])
 LESSONS_RESCHEDULED = Counter("repitbot_lessons_rescheduled_total", "Lessons rescheduled", ["lesson_type"])
@@ -48,14 +49,15 @@ EXCLUSION_VIOLATION = "23P01"  # PostgreSQL SQLSTATE
 
 
 # --- booking ---------------------------------------------------------------------------
-async def schedule_lessons(uow: UnitOfWork, actor: Principal, data: LessonCreate, *,
+async def schedule_lessons(uow: UnitOfWork, actor: Principal, data: LessonCreate, *, directory: Directory,
                            now: datetime | None = None) -> list[Lesson]:
-    """Book one lesson, or a weekly series: every occurrence, or none when any clashes."""
+    """Book one lesson, or a weekly series: every occurrence, or none when any clashes. A link
+    not known here yet is asked of the user service (`directory`)."""
     now = now or utcnow()
     teacher_id = booking_teacher(actor, data.teacher_id)
     try:
         async with uow:
-            lessons = await _book(uow, teacher_id, data, now)
+            lessons = await _book(uow, directory, teacher_id, data, now)
             await uow.commit()
     except IntegrityError as exc:
         await _after_lost_race(uow, exc, teacher_id, data)
@@ -64,9 +66,10 @@ async def schedule_lessons(uow: UnitOfWork, actor: Principal, data: LessonCreate
     return lessons
 
 
-async def _book(uow: UnitOfWork, teacher_id: uuid.UUID, data: LessonCreate, now: datetime) -> list[Lesson]:
+async def _book(uow: UnitOfWork, directory: Directory, teacher_id: uuid.UUID, data: LessonCreate,
+                now: datetime) -> list[Lesson]:
     check_schedulable(data.starts_at, data.duration_minutes, now)
-    if not await roster.is_linked(uow.session, teacher_id, data.student_id):
+    if not await roster.people.confirm_teacher(uow.session, directory, teacher_id, data.student_id):
         raise Unprocessable("The student is not linked to this teacher",
                             errors=[{"loc": ["body", "student_id"], "msg": "not linked to the teacher"}])
     slots = await _wanted_slots(uow.session, teacher_id, data)
@@ -210,7 +213,7 @@ async def _lesson_to_run(session: AsyncSession, actor: Principal, lesson_id: uui
 async def _visible_lesson(session: AsyncSession, actor: Principal, lesson_id: uuid.UUID, *,
                           for_update: bool = False) -> Lesson:
     lesson = await session.get(Lesson, lesson_id, with_for_update=for_update)
-    children = await roster.children_of(session, actor.id) if actor.role == "parent" else ()
+    children = await roster.people.children_of(session, actor.id) if actor.role == "parent" else ()
     ensure_visible(actor, lesson, children)
     assert lesson is not None
     return lesson
@@ -275,7 +278,7 @@ async def visible_to(session: AsyncSession, user_id: uuid.UUID, role: str) -> Co
         return Lesson.teacher_id == user_id
     if role == "student":
         return Lesson.student_id == user_id
-    return Lesson.student_id.in_(await roster.children_of(session, user_id))
+    return Lesson.student_id.in_(await roster.people.children_of(session, user_id))
 
 
 async def lessons_since(session: AsyncSession, user_id: uuid.UUID, role: str, since: datetime,

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from services.notification import notices, readmodel, reminders
 from services.notification.deps import NotificationDeps
+from services.notification.readmodel import people
 from shared.db import UnitOfWork
 from shared.events import (
     AchievementEarned, BalanceUpdated, Event, HomeworkAssigned, HomeworkGraded, HomeworkSubmitted, LessonCancelled,
-    LessonCompleted, LessonRescheduled, LessonScheduled, MaterialUploaded, ParentLinked, ParentUnlinked,
-    PaymentCompleted, PaymentRefunded, StudentLevelUp, TeacherLinked, TeacherUnlinked, TelegramLinked, UserCreated,
-    UserDeleted, UserUpdated,
+    LessonCompleted, LessonRescheduled, LessonScheduled, MaterialUploaded, ParentLinked, PaymentCompleted,
+    PaymentRefunded, StudentLevelUp, TeacherLinked, TelegramLinked, UserDeleted,
 )
 from shared.inbox import Handlers
 
@@ -26,40 +26,21 @@ def notification_handlers(deps: NotificationDeps) -> Handlers:
 
 
 def _read_model(handlers: Handlers, deps: NotificationDeps) -> None:
-    @handlers.on("user.created")
-    async def on_user_created(uow: UnitOfWork, event: Event) -> None:
-        await readmodel.record_user(uow.session, event.payload_as(UserCreated))
-
-    @handlers.on("user.updated")
-    async def on_user_updated(uow: UnitOfWork, event: Event) -> None:
-        p = event.payload_as(UserUpdated)
-        await readmodel.update_user(uow.session, p.user_id, p.changed)
+    people.subscribe(handlers, owner=__name__)   # contacts and links: linked, unlinked, deleted
 
     @handlers.on("user.teacher_linked")
-    async def on_teacher_linked(uow: UnitOfWork, event: Event) -> None:
+    async def notify_teacher_linked(uow: UnitOfWork, event: Event) -> None:
         p = event.payload_as(TeacherLinked)
-        await readmodel.link(uow.session, p.student_id, p.teacher_id, "teacher")
         await notices.link_created(uow, deps, event, p.student_id, p.teacher_id, "teacher")
 
     @handlers.on("user.parent_linked")
-    async def on_parent_linked(uow: UnitOfWork, event: Event) -> None:
+    async def notify_parent_linked(uow: UnitOfWork, event: Event) -> None:
         p = event.payload_as(ParentLinked)
-        await readmodel.link(uow.session, p.student_id, p.parent_id, "parent")
         await notices.link_created(uow, deps, event, p.student_id, p.parent_id, "parent")
 
-    @handlers.on("user.teacher_unlinked")
-    async def on_teacher_unlinked(uow: UnitOfWork, event: Event) -> None:
-        p = event.payload_as(TeacherUnlinked)
-        await readmodel.unlink(uow.session, p.student_id, p.teacher_id, "teacher")
-
-    @handlers.on("user.parent_unlinked")
-    async def on_parent_unlinked(uow: UnitOfWork, event: Event) -> None:
-        p = event.payload_as(ParentUnlinked)
-        await readmodel.unlink(uow.session, p.student_id, p.parent_id, "parent")
-
     @handlers.on("user.deleted")
-    async def on_user_deleted(uow: UnitOfWork, event: Event) -> None:
-        await readmodel.forget_user(uow.session, event.payload_as(UserDeleted).user_id)
+    async def erase_deleted_user(uow: UnitOfWork, event: Event) -> None:
+        await readmodel.erase_user(uow.session, event.payload_as(UserDeleted).user_id)
 
     @handlers.on("user.telegram_linked")
     async def on_telegram_linked(uow: UnitOfWork, event: Event) -> None:

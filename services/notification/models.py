@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, Uui
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.sql import Base, JSONType, UtcDateTime, new_metadata
+from shared.people import ParentLinkColumns, TeacherLinkColumns, UserColumns
 
 
 class NotificationBase(Base):
@@ -16,30 +17,20 @@ class NotificationBase(Base):
     metadata = new_metadata()
 
 
-# --- read model ---------------------------------------------------------------------------
-class Contact(NotificationBase):
-    """What we know of a person: how to reach them and in which language and time zone."""
+# --- read models --------------------------------------------------------------------------
+class Contact(UserColumns, NotificationBase):
+    """What we know of a person (shared.people), and how to reach them."""
 
-    __tablename__ = "contacts"
-
-    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    role: Mapped[str | None] = mapped_column(String(20))
-    full_name: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str | None] = mapped_column(String(320))
-    locale: Mapped[str] = mapped_column(String(10), default="ru")
-    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Moscow")
     telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
-class Link(NotificationBase):
-    """A student's teacher or parent."""
+class TeacherLink(TeacherLinkColumns, NotificationBase):
+    pass
 
-    __tablename__ = "links"
-    __table_args__ = (Index("ix_links_related", "related_id", "relation"),)
 
-    student_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    related_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    relation: Mapped[str] = mapped_column(String(10), primary_key=True)  # teacher | parent
+class ParentLink(ParentLinkColumns, NotificationBase):
+    pass
 
 
 class Lesson(NotificationBase):

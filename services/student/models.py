@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.events import utcnow
 from shared.sql import Base, JSONType, UtcDateTime, new_metadata
+from shared.people import ParentLinkColumns, TeacherLinkColumns, UserColumns
 
 SERIAL = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER keys only
 
@@ -94,15 +95,17 @@ class RuleSetVersion(StudentBase):
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
 
-# --- read models --------------------------------------------------------------------------
-class KnownUser(StudentBase):
-    __tablename__ = "users"
+# --- read models ---------------------------------------------------------------------------
+class KnownUser(UserColumns, StudentBase):   # the read model of people (shared.people)
+    pass
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    role: Mapped[str | None] = mapped_column(String(20))
-    full_name: Mapped[str | None] = mapped_column(String(200))
-    locale: Mapped[str | None] = mapped_column(String(10))
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+class TeacherLink(TeacherLinkColumns, StudentBase):
+    pass
+
+
+class ParentLink(ParentLinkColumns, StudentBase):
+    pass
 
 
 class UserTimezone(StudentBase):
@@ -113,22 +116,6 @@ class UserTimezone(StudentBase):
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     effective_from: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
     timezone: Mapped[str] = mapped_column(String(64))
-
-
-class TeacherLink(StudentBase):
-    __tablename__ = "teacher_links"
-
-    teacher_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    student_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, index=True)
-    linked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-
-
-class ParentLink(StudentBase):
-    __tablename__ = "parent_links"
-
-    parent_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    student_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, index=True)
-    linked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Material(StudentBase):

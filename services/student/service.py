@@ -154,7 +154,7 @@ async def list_achievements(uow: UnitOfWork, game: Gamification, viewer: Princip
 async def student_locale(uow: UnitOfWork, student_id: uuid.UUID, requested: str | None) -> str:
     if requested in LOCALES:
         return requested
-    known = await people.user(uow.session, student_id)
+    known = await people.roster.user(uow.session, student_id)
     stored = (known.locale or "")[:2].lower() if known else ""
     return stored if stored in LOCALES else "ru"
 
@@ -187,10 +187,11 @@ async def leaderboard(uow: UnitOfWork, game: Gamification, viewer: Principal, *,
     if scope == "teacher":
         async with uow.read_only():
             teacher = await board_teacher(uow, viewer, teacher_id)
-            members = await people.students_of(uow.session, teacher)
+            members = await people.roster.students_of(uow.session, teacher)
     standings, total, me = await _standings(game.boards, current, viewer, members, offset, page.limit)
     async with uow.read_only():
-        names = await people.names_of(uow.session, [s.student_id for s in [*standings, *([me] if me else [])]])
+        shown = [*standings, *([me] if me else [])]
+        names = await people.roster.names_of(uow.session, [s.student_id for s in shown])
 
     def public(s: Standing) -> StandingPublic:
         return StandingPublic(student_id=s.student_id, name=names.get(s.student_id), xp=s.xp, rank=s.rank)
@@ -230,10 +231,10 @@ async def board_teacher(uow: UnitOfWork, viewer: Principal, teacher_id: uuid.UUI
             raise NotFound("No such teacher board")
         return viewer.id
     if viewer.role == "student":
-        allowed = await people.teachers_of(session, viewer.id)
+        allowed = await people.roster.teachers_of(session, viewer.id)
     elif viewer.role == "parent":
-        allowed = [t for child in await people.children_of(session, viewer.id)
-                   for t in await people.teachers_of(session, child)]
+        allowed = [t for child in await people.roster.children_of(session, viewer.id)
+                   for t in await people.roster.teachers_of(session, child)]
     else:
         if teacher_id is None:
             raise Unprocessable("teacher_id is required", errors=[{"loc": ["query", "teacher_id"],

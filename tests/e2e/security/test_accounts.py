@@ -3,6 +3,7 @@ account's tokens and calendar feeds stop working at once, in every service."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
@@ -101,12 +102,26 @@ async def test_other_services_forget_a_deleted_account(embedded):
     assert deleted.status_code == 204
     await settle(embedded)
     assert (await embedded.get(f"/api/v1/students/{student.id}/profile", headers=teacher.headers)).status_code in (403, 404)
-    notices = embedded.app.state.service_apps["notification"]  # type: ignore[attr-defined]
+    apps = embedded.app.state.service_apps  # type: ignore[attr-defined]
     from sqlalchemy import func, select
 
-    from services.notification.models import Contact, Notification
+    from services.lesson import models as lesson
+    from services.notification.models import Contact, Notification, TeacherLink
+    from services.student import models as student_models
     student_id = uuid.UUID(student.id)
-    async with notices.state.session_factory() as session:
-        assert await session.scalar(select(func.count()).select_from(Contact).where(Contact.user_id == student_id)) == 0
-        assert await session.scalar(select(func.count()).select_from(Notification)
-                                    .where(Notification.user_id == student_id)) == 0
+
+    async def count(app: str, model: Any, *where: Any) -> int:
+        async with apps[app].state.session_factory() as session:
+            return await session.scalar(select(func.count()).select_from(model).where(*where))
+
+    async def name(app: str, model: Any) -> str | None:
+        async with apps[app].state.session_factory() as session:
+            return (await session.get(model, student_id)).full_name
+
+    assert await count("notification", Contact, Contact.id == student_id) == 0
+    assert await count("notification", Notification, Notification.user_id == student_id) == 0
+    assert await count("notification", TeacherLink, TeacherLink.student_id == student_id) == 0
+    assert await count("lesson", lesson.TeacherLink, lesson.TeacherLink.student_id == student_id) == 0
+    assert await name("lesson", lesson.KnownUser) == "Deleted user"
+    assert await count("student", student_models.TeacherLink, student_models.TeacherLink.student_id == student_id) == 0
+    assert await name("student", student_models.KnownUser) is None

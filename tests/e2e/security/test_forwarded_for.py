@@ -5,6 +5,7 @@ import uuid
 
 import httpx
 import pytest
+import redis
 
 from tests.mesh import Mesh
 
@@ -15,6 +16,10 @@ def mesh(servers):
         mesh.start_services("user")
         mesh.start_gateway(env={"AUTH_RATE_LIMIT_PER_MINUTE": "5"})
         yield mesh
+    # The failed logins locked this host's address for the session's later mesh tests: unlock it.
+    with redis.Redis.from_url(servers.redis_url) as client:
+        for key in client.scan_iter("user:login-failures:*"):
+            client.delete(key)
 
 
 async def test_a_forged_forwarded_for_does_not_escape_the_per_address_limit(mesh):

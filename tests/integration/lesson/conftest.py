@@ -1,7 +1,9 @@
 """The lesson service in-process on the suite's real PostgreSQL, RabbitMQ and Redis.
 
 The test plays the user service: it publishes `user.*` events on RabbitMQ and waits until the
-lesson service's read model has them. A `tap` is an exclusive queue bound to `lesson.#` on the
+lesson service's read model has them. Tests that need the user service's answers on a read-model
+miss take `users`: the real user service, whose own events stay on an in-memory bus, so that the
+lesson service hears of its links only by asking it. A `tap` is an exclusive queue bound to `lesson.#` on the
 platform exchange, i.e. what any consuming service would receive.
 """
 from __future__ import annotations
@@ -10,10 +12,17 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+import httpx
+
 from services.lesson.app import create_app
 from services.lesson.settings import LessonSettings
+from services.user.app import create_app as create_user_app
+from services.user.settings import UserSettings
+from shared.bus import InMemoryBus
+from shared.redis_factory import make_redis
 from shared.rabbit import RabbitBus
-from tests.integration.lesson.world import LessonWorld
+from shared.runtime import Runtime
+from tests.integration.lesson.world import LessonWorld, Users
 from tests.support import Tap, TestKeys, mesh_runtime, running, tapped
 
 
@@ -39,3 +48,16 @@ async def world(servers, fresh_database, tmp_path) -> AsyncIterator[LessonWorld]
 async def tap(servers) -> AsyncIterator[Tap]:
     async with tapped(servers.rabbitmq_url, "lesson.#") as tap:
         yield tap
+
+
+@pytest.fixture
+async def users(world, fresh_database, tmp_path) -> AsyncIterator[Users]:
+    """The real user service, reached by the lesson service in-process (as in embedded mode)."""
+    settings = UserSettings(mode="mesh", environment="test", var_dir=tmp_path / "user",
+                            database_url=fresh_database("user_"))
+    runtime = Runtime(bus=InMemoryBus(), redis=make_redis(None))
+    app = create_user_app(settings, runtime)
+    async with app.router.lifespan_context(app):
+        world.app.state.runtime.transports["user"] = httpx.ASGITransport(app)
+        yield Users(app)
+    await runtime.close()

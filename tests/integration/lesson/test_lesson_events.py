@@ -96,8 +96,8 @@ async def test_a_redelivered_event_is_recognised_and_skipped(world):
     assert handled == 1
 
 
-async def test_a_booking_needs_the_link_and_works_once_it_arrives(world):
-    teacher, student = world.person("teacher"), world.person("student")
+async def test_a_booking_needs_the_link_and_works_once_it_arrives(world, users):
+    teacher, student = await users.account(world, "teacher"), await users.account(world, "student")
     start = tomorrow_at(9) + timedelta(days=1)
     refused = await world.book(teacher, student, start)
     await world.tell(TeacherLinked(teacher_id=teacher.id, student_id=student.id))

@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from services.lesson.models import KnownUser, TeacherLink
+from services.user import links
+from services.user.models import User
 from shared.events import Payload, TeacherLinked, UserCreated, make_event
 from shared.rabbit import RabbitBus
 from tests.support import Person, TestKeys, eventually
@@ -53,6 +55,24 @@ class LessonWorld:
         body = {"student_id": str(student.id), "subject": "Maths", "title": "Fractions",
                 "starts_at": starts_at.isoformat(), "duration_minutes": minutes, **extra}
         return await self.client.post("/api/v1/lessons", json=body, headers=teacher.headers)
+
+
+@dataclass
+class Users:
+    """The user service (the source of truth of links), used through its own use cases."""
+
+    app: FastAPI
+
+    async def account(self, world: LessonWorld, role: str) -> Person:
+        person = world.person(role)
+        async with self.app.state.session_factory() as session:
+            session.add(User(id=person.id, email=f"{person.id}@example.org", password_hash="-",
+                             full_name=f"{role.title()} Tester", role=role))
+            await session.commit()
+        return person
+
+    async def link(self, teacher: Person, student: Person) -> None:
+        await links.link_teacher(self.app.state.uow_factory(), teacher.id, student.id)
 
 
 def tomorrow_at(hour: int, minute: int = 0) -> datetime:

@@ -2,7 +2,7 @@
 import uuid
 from datetime import timedelta
 
-from services.notification.models import BalanceMark, Link, Notification
+from services.notification.models import BalanceMark, Notification, ParentLink, TeacherLink
 from shared.events import (
     BalanceUpdated, HomeworkAssigned, HomeworkGraded, HomeworkSubmitted, LessonCancelled, LessonCompleted,
     MaterialUploaded, ParentLinked, PaymentCompleted, PaymentRefunded, TeacherLinked,
@@ -17,8 +17,8 @@ async def family(world: World) -> tuple[Person, Person, Person]:
     parent = await world.known("parent", name="Olga")
     await world.publish(TeacherLinked(teacher_id=teacher.id, student_id=student.id),
                         ParentLinked(parent_id=parent.id, student_id=student.id), producer="user")
-    await world.row(Link, student_id=student.id, related_id=teacher.id, relation="teacher")
-    await world.row(Link, student_id=student.id, related_id=parent.id, relation="parent")
+    await world.row(TeacherLink, student_id=student.id, teacher_id=teacher.id)
+    await world.row(ParentLink, student_id=student.id, parent_id=parent.id)
     return teacher, student, parent
 
 
@@ -56,7 +56,7 @@ async def test_every_event_reaches_the_people_it_concerns(world, clock):
         return await world.rows(Notification, user_id=student.id, kind="homework_graded") \
             and await world.rows(Notification, user_id=teacher.id, kind="homework_submitted")
     await eventually(all_told)
-    assert await kinds_of(world, student) == [   # and a new link is told to the student
+    assert await kinds_of(world, student) == [   # told of each new link too
         "homework_assigned", "homework_graded", "lesson_completed", "link_created", "link_created",
         "material_uploaded"]
     assert await kinds_of(world, parent) == [

@@ -187,7 +187,7 @@ async def test_news_for_someone_not_yet_known_waits_in_the_inbox_and_email_follo
 
 
 async def _contact_ready(world: World, person) -> bool:
-    return bool(await world.rows(Contact, user_id=person.id, telegram_chat_id=person.chat_id))
+    return bool(await world.rows(Contact, id=person.id, telegram_chat_id=person.chat_id))
 
 
 async def test_a_delivery_left_sending_by_a_crashed_instance_is_sent_when_its_lease_runs_out(world, bot, clock):

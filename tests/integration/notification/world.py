@@ -171,7 +171,7 @@ class World:
         if telegram:
             payloads.append(TelegramLinked(user_id=person.id, telegram_chat_id=person.chat_id))
         await self.publish(*payloads, producer="user")
-        await self.row(Contact, user_id=person.id, locale=locale,
+        await self.row(Contact, id=person.id, locale=locale,
                        telegram_chat_id=person.chat_id if telegram else None)
         return person
 
