@@ -7,7 +7,7 @@ UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv run test test-unit lock bench mesh clean
+.PHONY: venv run test test-unit lint lock bench mesh clean
 
 venv: $(STAMP)
 
@@ -25,9 +25,12 @@ $(STAMP): requirements.lock pyproject.toml
 run: venv
 	$(VENV)/bin/repitbot run
 
-test: venv
+test: venv lint
 	bash scripts/install-system-deps.sh
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
 
 test-unit: venv
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit $(PYTEST_ARGS)

@@ -23,7 +23,14 @@ from api_gateway.breakers import BreakerOpen, Permit
 from api_gateway.gateway import Gateway
 from api_gateway.metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY, UPSTREAM_REQUESTS, UPSTREAM_RETRIES
 from api_gateway.upstream import (
-    IDEMPOTENT, Body, ConnectFailed, Headers, Upstream, UpstreamBroken, UpstreamError, UpstreamResponse,
+    IDEMPOTENT,
+    Body,
+    ConnectFailed,
+    Headers,
+    Upstream,
+    UpstreamBroken,
+    UpstreamError,
+    UpstreamResponse,
     UpstreamTimeout,
 )
 from shared import context, tracing

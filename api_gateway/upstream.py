@@ -108,7 +108,7 @@ class HttpTransport:
             raise ConnectFailed(str(exc)) from exc
         except aiohttp.ConnectionTimeoutError as exc:
             raise ConnectFailed("connect timeout") from exc
-        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise UpstreamTimeout("no response in time") from exc
         except aiohttp.ClientError as exc:
             raise UpstreamBroken(f"{type(exc).__name__}: {exc}") from exc
@@ -124,7 +124,7 @@ async def _aiohttp_body(response: aiohttp.ClientResponse) -> AsyncIterator[bytes
     try:
         async for chunk in response.content.iter_chunked(CHUNK):
             yield chunk
-    except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
         raise UpstreamTimeout("the body stalled") from exc
     except aiohttp.ClientError as exc:
         raise UpstreamBroken(f"{type(exc).__name__}: {exc}") from exc

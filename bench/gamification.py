@@ -34,7 +34,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aio_pika
@@ -52,7 +52,7 @@ from tests.mesh import Mesh
 from tests.servers import start_servers, stop_servers
 
 STUDENTS = 2000
-START = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+START = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
 
 # --- 1. the engine alone ---------------------------------------------------------------------
@@ -99,7 +99,7 @@ def engine_part() -> list[tuple[str, float, float]]:
 
 # --- 2. the pipeline --------------------------------------------------------------------------
 def lesson_event(student_id: uuid.UUID) -> Event:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return make_event(LessonCompleted(lesson_id=uuid.uuid4(), teacher_id=uuid.uuid4(), student_id=student_id,
                                       subject="maths", starts_at=now - timedelta(hours=1), duration_minutes=60,
                                       score=50), producer="lesson")

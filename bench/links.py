@@ -35,11 +35,10 @@ from services.user.app import create_app as create_user_app
 from services.user.models import User
 from services.user.settings import UserSettings
 from shared.bus import InMemoryBus
-from shared.redis_factory import make_redis
 from shared.people import Directory
+from shared.redis_factory import make_redis
 from shared.runtime import Runtime
 from tests.mesh import free_port
-
 
 Timings = tuple[list[float], list[float]]   # wall-clock seconds, CPU seconds of this process
 

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +63,7 @@ async def worker(url: str, redis_url: str, students: int, batches: int, batch_si
                           prefix=f"bench-{uuid.uuid4().hex[:6]}")
     game = service.Gamification(book, boards)
     ids = [uuid.uuid4() for _ in range(students)]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     def batch(number: int) -> list:
         return [make_event(LessonCompleted(lesson_id=uuid.uuid4(), teacher_id=uuid.uuid4(),

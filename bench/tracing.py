@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 class _Sink(BaseHTTPRequestHandler):
     """An OTLP/HTTP endpoint that accepts every export and keeps nothing."""
 
-    def do_POST(self) -> None:  # noqa: N802 (the http.server's naming)
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")

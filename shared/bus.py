@@ -195,5 +195,12 @@ class InMemoryBus:
             await asyncio.sleep(0.01)
 
 
-__all__ = ["EventBus", "InMemoryBus", "Handler", "DeadLetter", "PoisonMessage", "topic_matches",
-           "decide_failure"]
+__all__ = [
+    "DeadLetter",
+    "EventBus",
+    "Handler",
+    "InMemoryBus",
+    "PoisonMessage",
+    "decide_failure",
+    "topic_matches",
+]

@@ -82,12 +82,12 @@ class UnitOfWork:
         self._savepoints: list[tuple[Any, int, int]] = []  # (savepoint, events, callbacks) before it
         self._read_only = False
 
-    def read_only(self) -> "UnitOfWork":
+    def read_only(self) -> UnitOfWork:
         """This unit of work, for one transaction that only reads."""
         self._read_only = True
         return self
 
-    async def __aenter__(self) -> "UnitOfWork":
+    async def __aenter__(self) -> UnitOfWork:
         if self._open:
             await self._write_staged()  # what the enclosing block staged is not undone with the savepoint
             self._savepoints.append((await self.session.begin_nested(), len(self.events), len(self._after_commit)))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,7 +16,7 @@ P = TypeVar("P", bound="Payload")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Event(BaseModel):
@@ -326,4 +326,4 @@ class NotificationSent(Payload):
     kind: str
 
 
-__all__ = ["Event", "Payload", "PAYLOADS", "make_event", "EXCHANGE", "DEAD_LETTER_EXCHANGE", "utcnow"]
+__all__ = ["DEAD_LETTER_EXCHANGE", "EXCHANGE", "PAYLOADS", "Event", "Payload", "make_event", "utcnow"]

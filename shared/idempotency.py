@@ -30,9 +30,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.auth import CurrentUser
 from shared.db import UnitOfWork
-from shared.sql import JSONType, UtcDateTime, insert_for
 from shared.errors import Conflict
 from shared.events import utcnow
+from shared.sql import JSONType, UtcDateTime, insert_for
 
 KEEP = timedelta(hours=24)
 REPLAYED_HEADER = "Idempotent-Replayed"

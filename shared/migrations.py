@@ -4,9 +4,9 @@ from __future__ import annotations
 import zlib
 from pathlib import Path
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
-import asyncpg
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine

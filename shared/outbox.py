@@ -5,7 +5,7 @@ import asyncio
 import functools
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, String, Uuid, bindparam, delete, func, select, update
@@ -32,7 +32,7 @@ class OutboxMessage(MessagingBase):
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
     @classmethod
-    def from_event(cls, event: Event) -> "OutboxMessage":
+    def from_event(cls, event: Event) -> OutboxMessage:
         return cls(**outbox_rows([event])[0])
 
 
@@ -141,4 +141,4 @@ class OutboxRelay:
 
 
 def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -23,7 +23,7 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
 
-    def map(self, public: Callable[[T], U]) -> "Page[U]":
+    def map(self, public: Callable[[T], U]) -> Page[U]:
         """The same page with each item made into its public shape."""
         return Page[Any](items=[public(item) for item in self.items], next_cursor=self.next_cursor)
 

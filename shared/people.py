@@ -40,8 +40,17 @@ from sqlalchemy.types import Uuid
 
 from shared.db import UnitOfWork
 from shared.errors import ServiceUnavailable
-from shared.events import (Event, ParentLinked, ParentUnlinked, TeacherLinked, TeacherUnlinked, UserCreated, UserDeleted,
-                           UserUpdated, utcnow)
+from shared.events import (
+    Event,
+    ParentLinked,
+    ParentUnlinked,
+    TeacherLinked,
+    TeacherUnlinked,
+    UserCreated,
+    UserDeleted,
+    UserUpdated,
+    utcnow,
+)
 from shared.inbox import EventHandler, Handlers
 from shared.sql import UtcDateTime, insert_for, upsert_fields
 

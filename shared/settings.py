@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None   # when set, /metrics asks for `Authorization: Bearer <token>`
 
     @model_validator(mode="after")
-    def _refuse_missing_secrets_in_production(self) -> "Settings":
+    def _refuse_missing_secrets_in_production(self) -> Settings:
         if self.environment != "production":
             return self
         missing = [name.upper() for name in self.required_production_secrets() if not self._has(name)]

@@ -68,7 +68,8 @@ def _write(table: Table, names: tuple[str, ...], ignore_conflicts: bool, key: tu
         raise ValueError(f"{table.name} has no columns {sorted(unknown)}")
     if not set(key) <= set(names):
         raise ValueError(f"rows of {table.name} must name their key {key}")
-    return Write(table, tuple(name for name in table.c.keys() if name in names), ignore_conflicts, key)
+    columns = tuple(name for name in table.c.keys() if name in names)  # noqa: SIM118 (columns, not a dict)
+    return Write(table, columns, ignore_conflicts, key)
 
 
 def _unnest(index: int, write: Write) -> str:

@@ -256,7 +256,7 @@ class Mesh:
         body = json.dumps({"keys": [public_jwk(keys.private, keys.kid, "EdDSA")]}).encode()
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

@@ -11,7 +11,13 @@ from services.lesson.deps import DepsDep, SettingsDep
 from services.lesson.domain import LessonStatus
 from services.lesson.models import IdempotencyKey
 from services.lesson.schemas import (
-    FeedPublic, LessonCancel, LessonComplete, LessonCreate, LessonPublic, LessonSeriesPublic, LessonUpdate,
+    FeedPublic,
+    LessonCancel,
+    LessonComplete,
+    LessonCreate,
+    LessonPublic,
+    LessonSeriesPublic,
+    LessonUpdate,
 )
 from shared.app import UowDep, VerifierDep
 from shared.auth import CurrentUser, TokenVerifier, current_principal, require_roles

@@ -77,7 +77,7 @@ async def render_feed(uow: UnitOfWork, owner: FeedOwner, *, past_days: int, limi
     async with uow.read_only():
         lessons = await lessons_since(uow.session, owner.user_id, owner.role, now - timedelta(days=past_days),
                                       limit)
-        names = await roster.people.names_of(uow.session, {p for l in lessons for p in (l.teacher_id, l.student_id)})
+        names = await roster.people.names_of(uow.session, {p for lesson in lessons for p in (lesson.teacher_id, lesson.student_id)})
     return to_ical(lessons, names, viewer_id=owner.user_id, now=now)
 
 

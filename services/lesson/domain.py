@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -128,7 +128,7 @@ class LessonLifecycle:
             raise InvalidTransition(f"Cannot reschedule a lesson whose status is '{self.status}'")
         check_schedulable(starts_at, duration_minutes, now)
         old = self.starts_at
-        self.starts_at = starts_at.astimezone(timezone.utc)
+        self.starts_at = starts_at.astimezone(UTC)
         self.duration_minutes = duration_minutes
         self.ends_at = self.starts_at + timedelta(minutes=duration_minutes)
         self.sequence += 1
@@ -145,10 +145,10 @@ class Slot:
     ends_at: datetime
 
     @classmethod
-    def of(cls, starts_at: datetime, duration_minutes: int) -> "Slot":
+    def of(cls, starts_at: datetime, duration_minutes: int) -> Slot:
         return cls(starts_at, starts_at + timedelta(minutes=duration_minutes))
 
-    def overlaps(self, other: "Slot") -> bool:
+    def overlaps(self, other: Slot) -> bool:
         return self.starts_at < other.ends_at and other.starts_at < self.ends_at
 
 
@@ -203,7 +203,7 @@ def weekly_starts(first: datetime, count: int, tz: ZoneInfo) -> list[datetime]:
     if not 1 <= count <= MAX_WEEKLY_COUNT:
         raise _invalid("recurrence", f"weekly_count must be between 1 and {MAX_WEEKLY_COUNT}")
     wall = first.astimezone(tz).replace(tzinfo=None)
-    return [(wall + timedelta(weeks=i)).replace(tzinfo=tz).astimezone(timezone.utc)
+    return [(wall + timedelta(weeks=i)).replace(tzinfo=tz).astimezone(UTC)
             for i in range(count)]
 
 
@@ -213,30 +213,30 @@ class Participants(Protocol):
     student_id: uuid.UUID
 
 
-def may_see(actor: "Principal", lesson: Participants, children: Collection[uuid.UUID]) -> bool:
+def may_see(actor: Principal, lesson: Participants, children: Collection[uuid.UUID]) -> bool:
     return (actor.role == "admin" or actor.id in (lesson.teacher_id, lesson.student_id)
             or (actor.role == "parent" and lesson.student_id in children))
 
 
-def ensure_visible(actor: "Principal", lesson: Participants | None,
+def ensure_visible(actor: Principal, lesson: Participants | None,
                    children: Collection[uuid.UUID] = ()) -> None:
     """404 for a lesson that does not exist or that the actor may not see."""
     if lesson is None or not may_see(actor, lesson, children):
         raise NotFound("No such lesson")
 
 
-def ensure_may_run(actor: "Principal", lesson: Participants) -> None:
+def ensure_may_run(actor: Principal, lesson: Participants) -> None:
     """Only the lesson's teacher (or an admin) starts, completes and reschedules it."""
     if not (actor.role == "admin" or actor.id == lesson.teacher_id):
         raise Forbidden("Only the lesson's teacher can do this")
 
 
-def ensure_may_cancel(actor: "Principal", lesson: Participants) -> None:
+def ensure_may_cancel(actor: Principal, lesson: Participants) -> None:
     if not (actor.role == "admin" or actor.id in (lesson.teacher_id, lesson.student_id)):
         raise Forbidden("Only the lesson's teacher or student can cancel it")
 
 
-def booking_teacher(actor: "Principal", teacher_id: uuid.UUID | None) -> uuid.UUID:
+def booking_teacher(actor: Principal, teacher_id: uuid.UUID | None) -> uuid.UUID:
     """Whose lesson a booking makes: a teacher books their own; an admin names the teacher."""
     if actor.role == "admin":
         if teacher_id is None:

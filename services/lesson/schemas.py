@@ -7,8 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.lesson.domain import (MAX_DURATION, MAX_WEEKLY_COUNT, MIN_DURATION, Attendance,
-                                   LessonStatus, LessonType)
+from services.lesson.domain import MAX_DURATION, MAX_WEEKLY_COUNT, MIN_DURATION, Attendance, LessonStatus, LessonType
 from services.lesson.models import Lesson
 from shared.openapi import IsoDatetime
 
@@ -59,7 +58,7 @@ class LessonUpdate(BaseModel):
     duration_minutes: int = _duration(None)  # type: ignore[assignment]
 
     @model_validator(mode="after")
-    def _something_changes(self) -> "LessonUpdate":
+    def _something_changes(self) -> LessonUpdate:
         if self.starts_at is None and self.duration_minutes is None:
             raise ValueError("give starts_at, duration_minutes or both")
         return self
@@ -109,7 +108,7 @@ class LessonPublic(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, lesson: Lesson) -> "LessonPublic":
+    def of(cls, lesson: Lesson) -> LessonPublic:
         price = (Money(amount=lesson.price_amount, currency=lesson.currency or "RUB")
                  if lesson.price_amount is not None else None)
         return cls.model_validate({**{k: getattr(lesson, k) for k in cls.model_fields if k != "price"},

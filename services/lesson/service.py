@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, NoReturn
+from datetime import UTC, datetime
+from typing import NoReturn
 
 from prometheus_client import Counter
 from sqlalchemy import ColumnElement, Select, and_, or_, select, true
@@ -24,8 +24,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.lesson import events, roster
 from services.lesson.domain import (
-    ACTIVE_STATUSES, Booked, Clash, LessonStatus, Slot, booking_teacher, check_schedulable, ensure_may_cancel,
-    ensure_may_run, ensure_visible, find_clashes, resolve_attendance, weekly_starts,
+    ACTIVE_STATUSES,
+    Booked,
+    Clash,
+    LessonStatus,
+    Slot,
+    booking_teacher,
+    check_schedulable,
+    ensure_may_cancel,
+    ensure_may_run,
+    ensure_visible,
+    find_clashes,
+    resolve_attendance,
+    weekly_starts,
 )
 from services.lesson.models import Lesson
 from services.lesson.schemas import LessonCancel, LessonComplete, LessonCreate, LessonUpdate
@@ -265,7 +276,7 @@ def _filtered(where: LessonFilter, page: PageParams) -> Select[tuple[Lesson]]:
 def _utc(value: datetime | None, loc: list[str]) -> datetime | None:
     """`value` in UTC; 422 for a time that has no UTC equivalent (year 1 or 9999 with an offset)."""
     try:
-        return value.astimezone(timezone.utc) if value else None
+        return value.astimezone(UTC) if value else None
     except OverflowError as exc:
         raise Unprocessable("Time out of range", errors=[{"loc": loc, "msg": "out of range"}]) from exc
 
@@ -288,5 +299,15 @@ async def lessons_since(session: AsyncSession, user_id: uuid.UUID, role: str, si
     return list(await session.scalars(stmt))
 
 
-__all__ = ["schedule_lessons", "reschedule_lesson", "start_lesson", "complete_lesson", "cancel_lesson",
-           "get_lesson", "list_lessons", "LessonFilter", "visible_to", "lessons_since"]
+__all__ = [
+    "LessonFilter",
+    "cancel_lesson",
+    "complete_lesson",
+    "get_lesson",
+    "lessons_since",
+    "list_lessons",
+    "reschedule_lesson",
+    "schedule_lessons",
+    "start_lesson",
+    "visible_to",
+]

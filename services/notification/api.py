@@ -10,7 +10,12 @@ from services.notification import service
 from services.notification.deps import DepsDep
 from services.notification.domain import DeliveryStatus, ExternalChannel
 from services.notification.schemas import (
-    DeliveryPage, NotificationPage, NotificationPublic, PreferencesPublic, PreferencesUpdate, ReadAllResult,
+    DeliveryPage,
+    NotificationPage,
+    NotificationPublic,
+    PreferencesPublic,
+    PreferencesUpdate,
+    ReadAllResult,
 )
 from shared.app import UowDep
 from shared.auth import CurrentUser, require_roles

@@ -6,7 +6,6 @@ class here, its name in `domain.EXTERNAL_CHANNELS` and its settings in `build_ch
 """
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -86,7 +85,7 @@ class EmailChannel:
             raise DeliveryError(f"SMTP authentication failed: {exc}") from exc
         except aiosmtplib.SMTPResponseException as exc:
             raise DeliveryError(f"SMTP error {exc.code}: {exc.message}", permanent=exc.code >= 500) from exc
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"SMTP server unreachable: {type(exc).__name__}: {exc}") from exc
 
     async def close(self) -> None:

@@ -137,7 +137,7 @@ class Dispatcher:
                 await asyncio.wait_for(self._channels[job.channel].send(job.address, job.message), timeout)
             except DeliveryError as exc:
                 return exc
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return DeliveryError(f"no answer within {timeout:g} s")
             except Exception as exc:  # boundary: one channel's fault must not stop the others
                 log.exception("unexpected error sending delivery %s on %s", job.delivery_id, job.channel)

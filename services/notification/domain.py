@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -66,7 +66,7 @@ class QuietHours:
             raise ValueError("quiet hours must start and end at different times")
 
     @classmethod
-    def parse(cls, start: str, end: str) -> "QuietHours":
+    def parse(cls, start: str, end: str) -> QuietHours:
         return cls(parse_hh_mm(start), parse_hh_mm(end))
 
     def as_strings(self) -> tuple[str, str]:
@@ -85,7 +85,7 @@ class QuietHours:
         day: date = local.date()
         if self.start > self.end and local.time().replace(tzinfo=None) >= self.start:
             day += timedelta(days=1)
-        return datetime.combine(day, self.end, tzinfo=tz).astimezone(timezone.utc)
+        return datetime.combine(day, self.end, tzinfo=tz).astimezone(UTC)
 
 
 def hold_until(now: datetime, quiet: QuietHours | None, tz: ZoneInfo,
@@ -122,7 +122,7 @@ class Preferences:
 
     @classmethod
     def from_stored(cls, switched: dict[str, Any] | None, start: str | None,
-                    end: str | None) -> "Preferences":
+                    end: str | None) -> Preferences:
         known = {kind: {c: bool(v) for c, v in (channels or {}).items() if c in EXTERNAL_CHANNELS}
                  for kind, channels in (switched or {}).items() if kind in KINDS}
         quiet = QuietHours.parse(start, end) if start and end else None
@@ -183,7 +183,7 @@ def jsonable(data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
         if isinstance(value, datetime):
-            value = value.astimezone(timezone.utc).isoformat()
+            value = value.astimezone(UTC).isoformat()
         elif value is not None and not isinstance(value, (str, int, float, bool, list, dict)):
             value = str(value)
         out[key] = value

@@ -9,9 +9,24 @@ from services.notification.deps import NotificationDeps
 from services.notification.readmodel import people
 from shared.db import UnitOfWork
 from shared.events import (
-    AchievementEarned, BalanceUpdated, Event, HomeworkAssigned, HomeworkGraded, HomeworkSubmitted, LessonCancelled,
-    LessonCompleted, LessonRescheduled, LessonScheduled, MaterialUploaded, ParentLinked, PaymentCompleted,
-    PaymentRefunded, StudentLevelUp, TeacherLinked, TelegramLinked, UserDeleted,
+    AchievementEarned,
+    BalanceUpdated,
+    Event,
+    HomeworkAssigned,
+    HomeworkGraded,
+    HomeworkSubmitted,
+    LessonCancelled,
+    LessonCompleted,
+    LessonRescheduled,
+    LessonScheduled,
+    MaterialUploaded,
+    ParentLinked,
+    PaymentCompleted,
+    PaymentRefunded,
+    StudentLevelUp,
+    TeacherLinked,
+    TelegramLinked,
+    UserDeleted,
 )
 from shared.inbox import Handlers
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.sql import Base, JSONType, UtcDateTime, new_metadata
 from shared.people import ParentLinkColumns, TeacherLinkColumns, UserColumns
+from shared.sql import Base, JSONType, UtcDateTime, new_metadata
 
 
 class NotificationBase(Base):

@@ -10,8 +10,19 @@ from services.notification.models import Lesson
 from services.notification.service import notify
 from shared.db import UnitOfWork
 from shared.events import (
-    AchievementEarned, BalanceUpdated, Event, HomeworkAssigned, HomeworkGraded, HomeworkSubmitted, LessonCancelled,
-    LessonCompleted, LessonRescheduled, MaterialUploaded, PaymentCompleted, PaymentRefunded, StudentLevelUp,
+    AchievementEarned,
+    BalanceUpdated,
+    Event,
+    HomeworkAssigned,
+    HomeworkGraded,
+    HomeworkSubmitted,
+    LessonCancelled,
+    LessonCompleted,
+    LessonRescheduled,
+    MaterialUploaded,
+    PaymentCompleted,
+    PaymentRefunded,
+    StudentLevelUp,
 )
 
 

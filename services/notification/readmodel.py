@@ -9,10 +9,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notification.channels import Recipient
 from services.notification.domain import DEFAULT_TIMEZONE, normalise_locale
-from services.notification.models import (BalanceMark, Contact, Delivery, Homework, Notification, ParentLink, Preference,
-                                           TeacherLink)
-from shared.sql import insert_for
+from services.notification.models import (
+    BalanceMark,
+    Contact,
+    Delivery,
+    Homework,
+    Notification,
+    ParentLink,
+    Preference,
+    TeacherLink,
+)
 from shared.people import People
+from shared.sql import insert_for
 
 people = People(Contact, TeacherLink, ParentLink, erase_deleted=True)   # nothing of a deleted user stays
 name_of, parents_of, teachers_of, students_of = people.name_of, people.parents_of, people.teachers_of, people.students_of

@@ -23,7 +23,7 @@ class NotificationPublic(BaseModel):
     read: bool = False
 
     @model_validator(mode="after")
-    def _read(self) -> "NotificationPublic":
+    def _read(self) -> NotificationPublic:
         self.read = self.read_at is not None
         return self
 
@@ -53,7 +53,7 @@ class QuietHoursBody(BaseModel):
     end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["08:00"])
 
     @model_validator(mode="after")
-    def _not_empty(self) -> "QuietHoursBody":
+    def _not_empty(self) -> QuietHoursBody:
         if self.start == self.end:
             raise ValueError("quiet hours must start and end at different times")
         return self
@@ -78,7 +78,7 @@ class PreferencesPublic(BaseModel):
     quiet_hours: QuietHoursBody | None
 
     @classmethod
-    def of(cls, preferences: Preferences) -> "PreferencesPublic":
+    def of(cls, preferences: Preferences) -> PreferencesPublic:
         quiet = None
         if preferences.quiet_hours:
             start, end = preferences.quiet_hours.as_strings()

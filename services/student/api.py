@@ -9,8 +9,15 @@ from fastapi import APIRouter, Body, Header, Query
 from services.student import recommendations, rule_changes, service
 from services.student.deps import DepsDep
 from services.student.schemas import (
-    AchievementList, AppliedRulesPublic, DryRunPublic, LeaderboardPublic, ProfilePublic, RecommendationList,
-    RulesPublic, XpEntryPublic, XpHistory,
+    AchievementList,
+    AppliedRulesPublic,
+    DryRunPublic,
+    LeaderboardPublic,
+    ProfilePublic,
+    RecommendationList,
+    RulesPublic,
+    XpEntryPublic,
+    XpHistory,
 )
 from shared.app import UowDep, UowFactoryDep
 from shared.auth import CurrentUser, Principal, require_roles
@@ -90,7 +97,8 @@ async def get_rules(uow: UowDep) -> dict[str, Any]:
 @router.put("/api/v1/gamification/rules", response_model=AppliedRulesPublic | DryRunPublic)
 async def put_rules(document: RuleDocument, deps: DepsDep, uows: UowFactoryDep,
                     admin: Annotated[Principal, ADMIN], dry_run: bool = False,
-                    if_match: Annotated[str, Header(pattern=IF_MATCH, description=IF_MATCH_FORMS)] = None) -> dict[str, Any]:
+                    if_match: Annotated[str, Header(pattern=IF_MATCH, description=IF_MATCH_FORMS)] = None,  # noqa: RUF013 (absent, never null, in the document)
+                    ) -> dict[str, Any]:
     """Validate (422 lists every error), then apply as the next version and award retroactively
     (`achievement.earned` for each, never revoking); `?dry_run=true` only reports who would gain
     what. `If-Match: <version>` refuses (409) when another change came first."""

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, date, datetime
+from typing import Any
 from uuid import UUID
 
 from services.student.achievements import (
@@ -67,7 +68,7 @@ class AchievementAward:
     xp_reward: int = 0
 
     @classmethod
-    def of(cls, achievement: Achievement, earned_at: datetime) -> "AchievementAward":
+    def of(cls, achievement: Achievement, earned_at: datetime) -> AchievementAward:
         titles = achievement.title.model_dump()
         return cls(achievement.code, titles["ru"], achievement.tier, earned_at, titles, achievement.xp_reward)
 
@@ -144,7 +145,7 @@ def award_retroactively(
     track (a new metric, a new event rule, a new window): observations are then recounted
     from them. XP rules are not retroactive; the total XP changes only by achievement rewards.
     """
-    now = now.astimezone(timezone.utc)
+    now = now.astimezone(UTC)
     if facts is not None:
         _recount_observations(state, facts, ruleset)
     state.ruleset_version = ruleset.version
@@ -167,7 +168,7 @@ def dry_run(
     A student with a state is evaluated as `award_retroactively` would; one without a state
     is replayed from their facts. Only students who would gain something are listed.
     """
-    moment = now or datetime.min.replace(tzinfo=timezone.utc)
+    moment = now or datetime.min.replace(tzinfo=UTC)
     report = []
     for student_id in sorted(set(states) | set(facts_by_student), key=str):
         facts = facts_by_student.get(student_id)

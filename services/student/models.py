@@ -9,8 +9,8 @@ from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint, Uui
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.events import utcnow
-from shared.sql import Base, JSONType, UtcDateTime, new_metadata
 from shared.people import ParentLinkColumns, TeacherLinkColumns, UserColumns
+from shared.sql import Base, JSONType, UtcDateTime, new_metadata
 
 SERIAL = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER keys only
 

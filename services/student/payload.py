@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from fractions import Fraction
-from typing import Any, Callable, Mapping
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -45,8 +46,8 @@ def instant(value: Any) -> datetime | None:
     if not isinstance(value, datetime):
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def comparable(value: Any) -> Any:
@@ -93,7 +94,7 @@ class Where:
     tests: tuple[FieldTest, ...] = ()
 
     @classmethod
-    def parse(cls, raw: Any) -> "Where":
+    def parse(cls, raw: Any) -> Where:
         if isinstance(raw, Where):
             return raw
         if raw is None:
@@ -225,7 +226,7 @@ class AmountFormula(_Term):
     max: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
-    def _has_a_term(self) -> "AmountFormula":
+    def _has_a_term(self) -> AmountFormula:
         if not (self.fixed or self.lookup or self.add_field or self.ratio or self.floor_div):
             raise ValueError("an amount needs at least one of: fixed, lookup, add_field, ratio, floor_div")
         return self

@@ -6,14 +6,21 @@ import functools
 import logging
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.student.models import (KnownUser, Material, ParentLink, StudentStateRow, StudiedMaterial,
-                                     TeacherLink, UserTimezone)
+from services.student.models import (
+    KnownUser,
+    Material,
+    ParentLink,
+    StudentStateRow,
+    StudiedMaterial,
+    TeacherLink,
+    UserTimezone,
+)
 from shared.auth import Principal
 from shared.people import People, valid_zone
 from shared.sql import insert_for, one_of
@@ -21,7 +28,7 @@ from shared.sql import insert_for, one_of
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEZONE = "Europe/Moscow"
-SINCE_ALWAYS = datetime(1970, 1, 1, tzinfo=timezone.utc)  # the zone given at registration
+SINCE_ALWAYS = datetime(1970, 1, 1, tzinfo=UTC)  # the zone given at registration
 ZoneHistory = list[tuple[datetime, str]]  # (effective_from, zone), oldest first
 ZONES = UserTimezone.__table__
 # A deleted user's name and links go; progress stays under the bare id, pseudonymous, so that

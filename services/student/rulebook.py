@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.student.levels import LevelCurve
 from services.student.models import RuleSetVersion
-from shared.sql import insert_for
 from services.student.ruleset import RuleSet, load_default_ruleset, parse_ruleset
 from services.student.settings import StudentSettings
+from shared.sql import insert_for
 
 
 class RuleBook:

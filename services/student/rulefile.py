@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import cached_property
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema
 
@@ -133,16 +133,16 @@ class GapRule(_Strict):
 
 class AllOfRule(_Strict):
     kind: Literal["all_of"]
-    rules: list["Rule"] = Field(min_length=1)
+    rules: list[Rule] = Field(min_length=1)
 
 
 class AnyOfRule(_Strict):
     kind: Literal["any_of"]
-    rules: list["Rule"] = Field(min_length=1)
+    rules: list[Rule] = Field(min_length=1)
 
 
 Rule = Annotated[
-    Union[CounterRule, SumRule, StreakRule, WindowRule, LevelRule, EventRule, GapRule, AllOfRule, AnyOfRule],
+    CounterRule | SumRule | StreakRule | WindowRule | LevelRule | EventRule | GapRule | AllOfRule | AnyOfRule,
     Field(discriminator="kind"),
 ]
 RULE_KINDS = ("counter", "sum", "streak", "window", "level", "event", "gap", "all_of", "any_of")

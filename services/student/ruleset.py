@@ -1,9 +1,10 @@
 """A validated gamification rule set and the index that tells the engine which rules a fact touches."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -126,7 +127,7 @@ def parse_ruleset(data: dict[str, Any]) -> RuleSet:
 def load_ruleset_yaml(text: str) -> RuleSet:
     """Parse and validate a rule file written in YAML (a key written twice is an error)."""
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as error:
         raise RuleSetInvalid([{"loc": [], "msg": f"not valid YAML: {error}"}]) from None
     return parse_ruleset(data)

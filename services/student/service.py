@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from redis.exceptions import RedisError
 from sqlalchemy import select
@@ -15,8 +15,7 @@ from services.student.levels import LevelCurve
 from services.student.models import EarnedAchievement, XpEntry
 from services.student.rulebook import RuleBook
 from services.student.ruleset import RuleSet
-from services.student.schemas import (AchievementPublic, LeaderboardPublic, ProfilePublic, StandingPublic,
-                                      XpEntryPublic)
+from services.student.schemas import AchievementPublic, LeaderboardPublic, ProfilePublic, StandingPublic, XpEntryPublic
 from services.student.state import zone
 from shared import context
 from shared.auth import Principal
@@ -67,7 +66,7 @@ def fact_of(event: Event, zones: people.ZoneHistory) -> Fact:
     zone as it was at that time."""
     occurred_at = event.occurred_at
     if occurred_at.tzinfo is None:
-        occurred_at = occurred_at.replace(tzinfo=timezone.utc)
+        occurred_at = occurred_at.replace(tzinfo=UTC)
     return Fact(event.id, event.type, occurred_at, people.zone_at(zones, occurred_at), dict(event.payload))
 
 

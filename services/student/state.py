@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import base64
 from bisect import bisect_left
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,11 +36,11 @@ class Fact:
             object.__setattr__(self, "event_id", UUID(str(self.event_id)))
         if self.occurred_at.tzinfo is None:
             raise ValueError("a fact's occurred_at must be timezone-aware")
-        object.__setattr__(self, "occurred_at", self.occurred_at.astimezone(timezone.utc))
+        object.__setattr__(self, "occurred_at", self.occurred_at.astimezone(UTC))
         zone(self.timezone)
 
     @classmethod
-    def from_event(cls, event: Any, timezone_name: str) -> "Fact":
+    def from_event(cls, event: Any, timezone_name: str) -> Fact:
         """From an event envelope (anything with id, type, occurred_at, payload)."""
         return cls(event.id, event.type, event.occurred_at, timezone_name, dict(event.payload))
 
@@ -65,7 +66,7 @@ class Fact:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Fact":
+    def from_dict(cls, data: Mapping[str, Any]) -> Fact:
         return cls(
             UUID(data["event_id"]),
             data["type"],
@@ -167,7 +168,7 @@ class StudentState:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "StudentState":
+    def from_dict(cls, data: Mapping[str, Any]) -> StudentState:
         if data.get("format", STATE_FORMAT) != STATE_FORMAT:
             raise ValueError(f"unknown student state format {data.get('format')!r}")
         # keys this model does not know (such as "applied") are ignored
@@ -186,7 +187,7 @@ class StudentState:
             ruleset_version=data.get("ruleset_version"),
         )
 
-    def copy(self) -> "StudentState":
+    def copy(self) -> StudentState:
         return StudentState.from_dict(self.to_dict())
 
 

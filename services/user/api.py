@@ -13,8 +13,23 @@ from services.user import links, profiles, service
 from services.user.deps import DepsDep, SettingsDep
 from services.user.domain import InviteKind
 from services.user.schemas import (
-    JWKS, NO_NUL, InviteCreate, InviteInfo, InvitePublic, LinkPublic, LoginRequest, LogoutRequest, RefreshRequest,
-    TelegramLinked, TelegramLinkPublic, TelegramLinkRequest, TokenPair, UserPublic, UserRegister, UserUpdate, problems,
+    JWKS,
+    NO_NUL,
+    InviteCreate,
+    InviteInfo,
+    InvitePublic,
+    LinkPublic,
+    LoginRequest,
+    LogoutRequest,
+    RefreshRequest,
+    TelegramLinked,
+    TelegramLinkPublic,
+    TelegramLinkRequest,
+    TokenPair,
+    UserPublic,
+    UserRegister,
+    UserUpdate,
+    problems,
     user_public,
 )
 from services.user.settings import UserSettings

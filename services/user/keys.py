@@ -45,19 +45,19 @@ class KeyMaterial:
     private_key: PrivateKey | None = None
 
     @classmethod
-    def generate(cls, algorithm: str) -> "KeyMaterial":
+    def generate(cls, algorithm: str) -> KeyMaterial:
         private: PrivateKey = (ed25519.Ed25519PrivateKey.generate() if algorithm == "EdDSA"
                                else rsa.generate_private_key(public_exponent=65537, key_size=2048))
         return cls.from_private_key(private)
 
     @classmethod
-    def from_private_key(cls, private: PrivateKey) -> "KeyMaterial":
+    def from_private_key(cls, private: PrivateKey) -> KeyMaterial:
         algorithm = algorithm_of(private)
         public = private.public_key()
         return cls(thumbprint(_jwk(public, algorithm)), algorithm, public, private)
 
     @classmethod
-    def from_private_pem(cls, pem: str, *, expected_algorithm: str | None = None) -> "KeyMaterial":
+    def from_private_pem(cls, pem: str, *, expected_algorithm: str | None = None) -> KeyMaterial:
         # the one-line form (`\n` between the lines), when it reached us without a .env parser
         pem = pem.replace("\\n", "\n")
         try:
@@ -73,7 +73,7 @@ class KeyMaterial:
         return material
 
     @classmethod
-    def from_row(cls, row: SigningKey) -> "KeyMaterial":
+    def from_row(cls, row: SigningKey) -> KeyMaterial:
         public = serialization.load_pem_public_key(row.public_pem.encode())
         private = (serialization.load_pem_private_key(row.private_pem.encode(), password=None)
                    if row.private_pem else None)
@@ -303,7 +303,7 @@ class Tokens:
     retirement_delay: timedelta  # how long a key that stopped signing stays published
 
     @classmethod
-    def from_settings(cls, keyring: Keyring, settings: Any) -> "Tokens":
+    def from_settings(cls, keyring: Keyring, settings: Any) -> Tokens:
         access_ttl = timedelta(minutes=settings.jwt_access_token_expire_minutes)
         # other instances may sign with the old key until their cache expires; their last
         # token must expire before the key leaves the JWKS

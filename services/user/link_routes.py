@@ -10,8 +10,7 @@ from services.user import links, relations
 from services.user.api import InviteCode, invite_public
 from services.user.deps import SettingsDep
 from services.user.domain import InviteKind
-from services.user.schemas import (InviteList, InviteUsePublic, InviteWithUses, LinkedPerson, StudentLinks,
-                                   problems)
+from services.user.schemas import InviteList, InviteUsePublic, InviteWithUses, LinkedPerson, StudentLinks, problems
 from shared.app import UowDep
 from shared.auth import CurrentUser, Principal, require_roles
 

@@ -2,8 +2,8 @@
 exports its spans over OTLP/HTTP (here to a collector on loopback that keeps what it is sent)."""
 import threading
 from dataclasses import dataclass
-from typing import ClassVar
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import httpx
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -29,7 +29,7 @@ class Span:
 class Collector(BaseHTTPRequestHandler):
     spans: ClassVar[list[Span]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (the http.server's naming)
+    def do_POST(self) -> None:
         request = ExportTraceServiceRequest.FromString(self.rfile.read(int(self.headers["Content-Length"])))
         for resource_spans in request.resource_spans:
             service = next(a.value.string_value for a in resource_spans.resource.attributes

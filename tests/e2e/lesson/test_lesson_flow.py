@@ -1,7 +1,7 @@
 """A tutor's day through the gateway of the embedded platform: accounts and links come from the
 user service, lessons from the lesson service, and the client sees only the gateway."""
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from icalendar import Calendar
@@ -10,7 +10,7 @@ from tests.e2e.conftest import Account, link, register_and_login, settle
 
 
 def in_days(days: int, hour: int) -> str:
-    day = datetime.now(timezone.utc) + timedelta(days=days)
+    day = datetime.now(UTC) + timedelta(days=days)
     return day.replace(hour=hour, minute=0, second=0, microsecond=0).isoformat()
 
 

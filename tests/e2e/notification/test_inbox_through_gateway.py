@@ -1,13 +1,13 @@
 """The inbox through the gateway of the embedded platform: a teacher's lessons become the
 student's notifications, which the student reads, marks read and tunes; nobody else sees them."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tests.e2e.conftest import link, register_and_login, settle
 
 
 async def lessons_that_notify(client, teacher, student) -> None:
     # midday in Moscow, the student's zone: an evening lesson would also earn the hidden «Сова»
-    starts_at = (datetime.now(timezone.utc) + timedelta(days=2)).replace(hour=9, minute=0, second=0,
+    starts_at = (datetime.now(UTC) + timedelta(days=2)).replace(hour=9, minute=0, second=0,
                                                                           microsecond=0)
     for hours, finish in ((0, "complete"), (3, "cancel")):
         created = await client.post("/api/v1/lessons", headers=teacher.headers, json={

@@ -62,7 +62,7 @@ async def test_a_killed_service_comes_back_alone_and_ctrl_c_stops_everything(ser
                 "ENVIRONMENT": "test", "PYTHONPATH": str(ROOT)})
     mesh = subprocess.Popen([sys.executable, "-m", "repitbot.cli", "mesh", *PROCESSES,
                              "--gateway-port", str(ports["gateway"])],
-                            cwd=tmp_path, env=env, stdout=open(tmp_path / "mesh.log", "wb"),
+                            cwd=tmp_path, env=env, stdout=open(tmp_path / "mesh.log", "wb"),  # noqa: SIM115 (the child keeps it)
                             stderr=subprocess.STDOUT, start_new_session=True)
     config = tmp_path / "var" / "mesh" / "supervisord.conf"
     gateway = f"http://127.0.0.1:{ports['gateway']}"

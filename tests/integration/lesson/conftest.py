@@ -10,17 +10,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import pytest
-
 import httpx
+import pytest
 
 from services.lesson.app import create_app
 from services.lesson.settings import LessonSettings
 from services.user.app import create_app as create_user_app
 from services.user.settings import UserSettings
 from shared.bus import InMemoryBus
-from shared.redis_factory import make_redis
 from shared.rabbit import RabbitBus
+from shared.redis_factory import make_redis
 from shared.runtime import Runtime
 from tests.integration.lesson.world import LessonWorld, Users
 from tests.support import Tap, TestKeys, mesh_runtime, running, tapped

@@ -1,7 +1,8 @@
 """Booking on real PostgreSQL: concurrent bookings, weekly series across DST, idempotency."""
 import asyncio
+import itertools
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,7 +19,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 def lesson_row(teacher_id: uuid.UUID, student_id: uuid.UUID, starts_at: datetime, minutes: int = 60,
                status: str = "scheduled") -> Lesson:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return Lesson(id=uuid.uuid4(), teacher_id=teacher_id, student_id=student_id, subject="Maths", title="t",
                   lesson_type="regular", starts_at=starts_at, ends_at=starts_at + timedelta(minutes=minutes),
                   duration_minutes=minutes, status=status, sequence=0, created_at=now, updated_at=now)
@@ -149,20 +150,20 @@ def next_dst_change(tz: ZoneInfo, after: datetime) -> datetime:
 
 async def test_a_weekly_series_across_a_dst_change_keeps_the_teachers_local_time(world):
     teacher, student = await world.teacher_and_student(timezone_name="Europe/Berlin")
-    change = next_dst_change(BERLIN, datetime.now(timezone.utc) + timedelta(days=2))
+    change = next_dst_change(BERLIN, datetime.now(UTC) + timedelta(days=2))
     first = (change - timedelta(days=14)).replace(hour=18)
-    if first <= datetime.now(timezone.utc) + timedelta(hours=1):
+    if first <= datetime.now(UTC) + timedelta(hours=1):
         change = next_dst_change(BERLIN, change + timedelta(days=1))
         first = (change - timedelta(days=14)).replace(hour=18)
 
     # the client sends the start in UTC; the series follows the teacher's Berlin clock
-    response = await world.book(teacher, student, first.astimezone(timezone.utc), recurrence={"weekly_count": 4})
+    response = await world.book(teacher, student, first.astimezone(UTC), recurrence={"weekly_count": 4})
 
     assert response.status_code == 201, response.text
     items = response.json()["items"]
     starts = [datetime.fromisoformat(i["starts_at"]) for i in items]
     assert [s.astimezone(BERLIN).strftime("%H:%M") for s in starts] == ["18:00"] * 4
-    assert [(b - a) for a, b in zip(starts, starts[1:])].count(timedelta(days=7)) == 2  # one week is 7 d ± 1 h
+    assert [(b - a) for a, b in itertools.pairwise(starts)].count(timedelta(days=7)) == 2  # one week is 7 d ± 1 h
     assert len({s.utcoffset() for s in starts}) == 1 and len({s.astimezone(BERLIN).utcoffset() for s in starts}) == 2
     assert len({i["series_id"] for i in items}) == 1 and items[0]["series_id"] == response.json()["series_id"]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -76,5 +76,5 @@ class Users:
 
 
 def tomorrow_at(hour: int, minute: int = 0) -> datetime:
-    day = datetime.now(timezone.utc) + timedelta(days=1)
+    day = datetime.now(UTC) + timedelta(days=1)
     return day.replace(hour=hour, minute=minute, second=0, microsecond=0)

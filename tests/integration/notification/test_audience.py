@@ -4,8 +4,17 @@ from datetime import timedelta
 
 from services.notification.models import BalanceMark, Notification, ParentLink, TeacherLink
 from shared.events import (
-    BalanceUpdated, HomeworkAssigned, HomeworkGraded, HomeworkSubmitted, LessonCancelled, LessonCompleted,
-    MaterialUploaded, ParentLinked, PaymentCompleted, PaymentRefunded, TeacherLinked,
+    BalanceUpdated,
+    HomeworkAssigned,
+    HomeworkGraded,
+    HomeworkSubmitted,
+    LessonCancelled,
+    LessonCompleted,
+    MaterialUploaded,
+    ParentLinked,
+    PaymentCompleted,
+    PaymentRefunded,
+    TeacherLinked,
 )
 from tests.integration.notification.world import Person, World
 from tests.support import eventually

@@ -12,7 +12,12 @@ from services.notification.domain import QuietHours, zone
 from services.notification.models import Contact, Delivery
 from shared.events import EXCHANGE, AchievementEarned, StudentLevelUp, TelegramLinked, UserCreated
 from tests.integration.notification.world import (
-    BOT_TOKEN, SmtpServer, World, counted, free_port, self_signed_certificate,
+    BOT_TOKEN,
+    SmtpServer,
+    World,
+    counted,
+    free_port,
+    self_signed_certificate,
 )
 from tests.support import consumed, eventually
 

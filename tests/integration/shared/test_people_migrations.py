@@ -3,7 +3,7 @@ PostgreSQL: the notification service's contacts and links, the student service's
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -81,7 +81,7 @@ async def test_the_student_services_users_learn_their_current_zone_from_the_zone
                   sa.Column("updated_at", sa.DateTime(timezone=True)))
     zones = table("user_timezones", sa.Column("user_id", sa.Uuid),
                   sa.Column("effective_from", sa.DateTime(timezone=True)), sa.Column("timezone", sa.String))
-    always, later = datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(2026, 3, 1, tzinfo=timezone.utc)
+    always, later = datetime(1970, 1, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC)
     try:
         await at_revision(engine, STUDENT, BEFORE_THE_KIT["student"])
         async with engine.begin() as conn:

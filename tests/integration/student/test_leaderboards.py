@@ -1,5 +1,5 @@
 """Leaderboards in the real Redis, fed after each commit and rebuilt from the XP ledger."""
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 
 import redis.asyncio as redis
 
@@ -13,7 +13,7 @@ def lesson_now(student_id, **fields):
     """A lesson completed now (in this week and month) that started at noon in Moscow, whatever
     the hour the test runs at (a lesson started at night would also earn «Сова»)."""
     noon = datetime.combine(datetime.now(MOSCOW).date(), time(12), MOSCOW)
-    return lesson_completed(student_id, datetime.now(timezone.utc), starts_at=noon, **fields)
+    return lesson_completed(student_id, datetime.now(UTC), starts_at=noon, **fields)
 
 
 async def board(world: StudentWorld, who, **params) -> dict:

@@ -1,6 +1,6 @@
 """The progress endpoints: who may see what, and what a student is told to do next."""
 import uuid
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from shared.events import CardReviewed, MaterialStudied, MaterialUploaded, ParentLinked, make_event
 from tests.integration.student.world import StudentWorld, lesson_completed, moscow
@@ -66,8 +66,8 @@ async def test_profile_achievements_and_history_explain_the_xp(world: StudentWor
 async def test_recommendations_say_what_to_do_next_and_why(world: StudentWorld):
     student = await world.known_student(tz="UTC")
     teacher = await world.linked_teacher(student)
-    today = datetime.now(timezone.utc).date()
-    yesterday_noon = datetime.combine(today - timedelta(days=1), time(12), timezone.utc)
+    today = datetime.now(UTC).date()
+    yesterday_noon = datetime.combine(today - timedelta(days=1), time(12), UTC)
     fresh, studied, private = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     await world.tell(
         MaterialUploaded(material_id=fresh, teacher_id=teacher.id, subject="Maths", visibility="students",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,7 +34,7 @@ def lesson_completed(student_id: uuid.UUID, when: datetime, *, teacher_id: uuid.
                               subject=subject, lesson_type=lesson_type,
                               starts_at=starts_at or when - timedelta(hours=1),
                               duration_minutes=60, score=score, attended=attended)
-    return make_event(payload, producer="lesson", occurred_at=when.astimezone(timezone.utc))
+    return make_event(payload, producer="lesson", occurred_at=when.astimezone(UTC))
 
 
 @dataclass

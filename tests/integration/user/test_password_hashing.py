@@ -6,7 +6,7 @@ from argon2 import extract_parameters
 
 from services.user.models import User
 from tests.hashing import pool_held
-from tests.integration.user.conftest import PASSWORD, UserService
+from tests.integration.user.conftest import UserService
 from tests.support import eventually
 
 PROBLEM = "application/problem+json"

@@ -1,6 +1,6 @@
 import asyncio
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tests.support import FakeClock, TestKeys, eventually
 from tests.unit.gateway.helpers import echo_service, gateway, release, requests_seen
@@ -11,7 +11,7 @@ ADMIN = {"Authorization": f"Bearer {KEYS.token(uuid.uuid4(), 'admin', ttl=24 * 3
 
 def far_clock() -> FakeClock:
     """The breakers' clock, years away from the wall clock: a reading of the wrong one shows."""
-    return FakeClock(datetime(2030, 1, 1, tzinfo=timezone.utc))
+    return FakeClock(datetime(2030, 1, 1, tzinfo=UTC))
 
 
 async def test_five_failures_open_the_breaker_and_it_answers_503_without_calling_the_service():

@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from icalendar import Calendar
@@ -9,7 +9,7 @@ from services.lesson.calendar import to_ical
 from services.lesson.models import Lesson
 from shared.events import LessonCompleted
 
-NOW = datetime(2026, 5, 4, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 TEACHER, STUDENT = uuid.uuid4(), uuid.uuid4()
 
 

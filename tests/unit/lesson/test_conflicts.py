@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from services.lesson.domain import Booked, LessonStatus, Slot, check_schedulable, find_clashes
 from shared.errors import Unprocessable
 
-T0 = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 TEACHER, STUDENT = uuid.uuid4(), uuid.uuid4()
 
 
@@ -105,4 +105,4 @@ def test_a_lesson_lasts_15_to_480_minutes(duration, ok):
 def test_a_lesson_more_than_two_years_ahead_is_refused():
     check_schedulable(NOW + timedelta(days=700), 60, NOW)
     with pytest.raises(Unprocessable, match="two years"):
-        check_schedulable(datetime(9999, 12, 31, 23, 30, tzinfo=timezone.utc), 60, NOW)
+        check_schedulable(datetime(9999, 12, 31, 23, 30, tzinfo=UTC), 60, NOW)

@@ -1,14 +1,20 @@
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.lesson.domain import (TRANSITIONS, Attendance, LessonLifecycle, LessonStatus, ensure_transition,
-                                    resolve_attendance)
+from services.lesson.domain import (
+    TRANSITIONS,
+    Attendance,
+    LessonLifecycle,
+    LessonStatus,
+    ensure_transition,
+    resolve_attendance,
+)
 from shared.errors import InvalidTransition, Unprocessable
 
-NOW = datetime(2026, 5, 4, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 START = NOW + timedelta(days=1)
 
 

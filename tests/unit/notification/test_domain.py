@@ -1,4 +1,4 @@
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -6,11 +6,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.notification.domain import (
-    KINDS, Preferences, QuietHours, hold_until, is_low_balance_alert, jsonable, next_attempt_at,
-    normalise_locale, reminder_is_current, reminders_to_arm, retry_delay, zone,
+    KINDS,
+    Preferences,
+    QuietHours,
+    hold_until,
+    is_low_balance_alert,
+    jsonable,
+    next_attempt_at,
+    normalise_locale,
+    reminder_is_current,
+    reminders_to_arm,
+    retry_delay,
+    zone,
 )
 
-UTC = timezone.utc
+UTC = UTC
 MOSCOW = ZoneInfo("Europe/Moscow")  # UTC+3 all year
 NIGHT = QuietHours(time(22, 0), time(8, 0))
 

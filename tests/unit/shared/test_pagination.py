@@ -1,13 +1,13 @@
 """Cursor pagination: a page's sort key goes out in `next_cursor` and comes back typed."""
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from shared.errors import Unprocessable
 from shared.pagination import PageParams, encode_cursor, make_page
 
-WHEN = datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)
+WHEN = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 ID = uuid.UUID("8f8e3f51-7b0f-4a51-9d38-0c7e1c3c2a10")
 
 

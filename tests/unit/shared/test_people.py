@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.inbox import Handlers
-from shared.sql import Base, new_metadata
 from shared.people import ParentLinkColumns, People, TeacherLinkColumns, UserColumns, link_path
+from shared.sql import Base, new_metadata
 
 
 class KitBase(Base):

@@ -6,9 +6,9 @@ import pytest
 
 from services.student.models import FactRow, StudentStateRow
 from shared import context
-from shared.staged import _arrays, _one_statement, write_of
 from shared.events import UserCreated, make_event
 from shared.outbox import OUTBOX, outbox_rows
+from shared.staged import _arrays, _one_statement, write_of
 
 FACTS, STATES = FactRow.__table__, StudentStateRow.__table__
 

@@ -1,7 +1,7 @@
 import copy
 import json
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,11 +23,11 @@ MOSCOW, VLADIVOSTOK, NEW_YORK = "Europe/Moscow", "Asia/Vladivostok", "America/Ne
 
 
 def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def local(text: str, zone: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
 def fact(kind: str, when: datetime, payload: dict, tz: str = MOSCOW) -> Fact:

@@ -2,7 +2,7 @@
 import copy
 import json
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,7 +19,7 @@ from services.student.engine import (
 from services.student.levels import LevelCurve
 from services.student.ruleset import load_default_ruleset, parse_ruleset
 
-START = datetime(2026, 3, 1, tzinfo=timezone.utc)  # New York changes clocks on 8 March
+START = datetime(2026, 3, 1, tzinfo=UTC)  # New York changes clocks on 8 March
 ZONES = ["Europe/Moscow", "Asia/Vladivostok", "America/New_York", "UTC"]
 TODAY = date(2026, 4, 20)
 LOWER = {  # thresholds small enough for short random histories to reach, chains included
@@ -189,8 +189,8 @@ def test_the_reachable_rules_do_award_most_achievements_on_a_long_history():
 # --- rule changes --------------------------------------------------------------------------
 DEFAULT = load_default_ruleset()
 DEFAULT_CURVE = DEFAULT.curve()
-NOON = datetime(2026, 1, 10, 9, tzinfo=timezone.utc)
-LATER = datetime(2026, 2, 1, 12, tzinfo=timezone.utc)
+NOON = datetime(2026, 1, 10, 9, tzinfo=UTC)
+LATER = datetime(2026, 2, 1, 12, tzinfo=UTC)
 
 
 def event(kind: str, when: datetime, **payload) -> Fact:

@@ -4,7 +4,7 @@ import os
 import threading
 
 import pytest
-from argon2 import PasswordHasher, extract_parameters
+from argon2 import extract_parameters
 from hypothesis import given
 from hypothesis import strategies as st
 

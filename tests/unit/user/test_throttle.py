@@ -3,8 +3,8 @@ import fakeredis
 import pytest
 
 from services.user.throttle import Limits, LocalCounters, LoginThrottle, backoff_seconds
-from shared.redis_factory import make_redis
 from shared.errors import RateLimited
+from shared.redis_factory import make_redis
 
 LIMITS = Limits(window=600, per_account_address=3, per_address=5, backoff_after=6, backoff_max=60)
 
