@@ -118,16 +118,18 @@ class Process:
         return f"--- {self.name} :{self.port} ({self.log}) ---\n" + "\n".join(text)
 
 
-def _forget_failed_logins(redis_url: str) -> None:
-    """Every mesh starts with no failed login counted: on loopback every client has the same
-    address, so a test that fails logins on purpose would lock the next mesh's logins out."""
+def _forget_counted_requests(redis_url: str) -> None:
+    """Every mesh starts with no failed login and no request counted: on loopback every client
+    has the same address, so the logins of one test would eat into the per-IP limits (failed
+    logins, the gateway's login and registration limit) of the next mesh's test."""
     import redis
 
     client = redis.Redis.from_url(redis_url)
     try:
-        stale = list(client.scan_iter("user:login-failures:*"))
-        if stale:
-            client.delete(*stale)
+        for pattern in ("user:login-failures:*", "gateway:ratelimit*"):
+            stale = list(client.scan_iter(pattern))
+            if stale:
+                client.delete(*stale)
     finally:
         client.close()
 
@@ -143,7 +145,7 @@ class Mesh:
         self.instances: dict[str, list[Process]] = {}
         self.gateways: list[Process] = []
         self._jwks: ThreadingHTTPServer | None = self._serve_jwks(keys) if keys is not None else None
-        _forget_failed_logins(servers.redis_url)
+        _forget_counted_requests(servers.redis_url)
         _live.append(self)
 
     # --- starting ----------------------------------------------------------------------
