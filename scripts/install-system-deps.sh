@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# Installs the servers the test suite and the mesh mode need (Debian/Ubuntu):
-# RabbitMQ, PostgreSQL, Redis, nginx, Prometheus, and Node.js with npm (the generated TypeScript
-# client of the contract tests). A fast no-op when they are present.
+# Installs the servers and tools the test suite and the mesh mode need (Debian/Ubuntu):
+# RabbitMQ, PostgreSQL, Redis, nginx, Prometheus, Node.js with npm (the generated TypeScript
+# client of the contract tests), espeak-ng and opus-tools (the dictionary's pronunciation audio,
+# spoken and encoded as OGG/Opus). Only what is missing is installed; a fast no-op when all is there.
 set -euo pipefail
 
-have_all() {
-    [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || return 1
-    compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || return 1
-    command -v redis-server >/dev/null 2>&1 || return 1
-    command -v promtool >/dev/null 2>&1 || return 1
-    command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || return 1
-    command -v node >/dev/null 2>&1 || return 1
-    command -v npm >/dev/null 2>&1 || return 1
-}
+missing=()
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
+compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+# a Node.js from elsewhere may bring its own npm (and conflict with Debian's)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+command -v opusenc >/dev/null 2>&1 || missing+=(opus-tools)
 
-if have_all; then
+if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi
 
@@ -23,13 +26,12 @@ if [ "$(id -u)" -eq 0 ]; then
 elif command -v sudo >/dev/null 2>&1; then
     SUDO=(sudo)
 else
-    echo "install-system-deps: need root or sudo to install rabbitmq-server, postgresql, redis-server, nodejs, npm" >&2
+    echo "install-system-deps: need root or sudo to install ${missing[*]}" >&2
     exit 1
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install-system-deps: no apt-get; install rabbitmq-server, postgresql, redis-server," \
-         "nginx, prometheus, nodejs and npm with your package manager" >&2
+    echo "install-system-deps: no apt-get; install ${missing[*]} with your package manager" >&2
     exit 1
 fi
 
@@ -40,7 +42,6 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
     "${SUDO[@]}" chmod 755 /usr/sbin/policy-rc.d
 fi
 
-echo "install-system-deps: installing rabbitmq-server postgresql redis-server nginx prometheus nodejs npm" >&2
+echo "install-system-deps: installing ${missing[*]}" >&2
 "${SUDO[@]}" apt-get update
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y rabbitmq-server postgresql redis-server nginx prometheus nodejs npm
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
