@@ -1,0 +1,205 @@
+"""A small typed client of the gateway's public API: what the bot asks, as the bot or as a user.
+
+Every call carries the update's correlation ID (`X-Correlation-ID`), so the services' log lines
+of one tap share it; writes a tap causes carry an `Idempotency-Key` made from that tap."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from shared.context import current_correlation_id
+from telegram_bot.metrics import API_CALLS
+
+M = TypeVar("M", bound=BaseModel)
+Role = Literal["admin", "teacher", "student", "parent"]
+
+
+class ApiError(Exception):
+    """A 4xx/5xx answer of the API (a problem+json body) or the gateway out of reach (status 0)."""
+
+    def __init__(self, status: int, detail: str, correlation_id: str) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status, self.detail, self.correlation_id = status, detail, correlation_id
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Linked(Model):
+    user_id: uuid.UUID
+    full_name: str
+    role: Role
+    chat_key: str
+
+
+class BotSession(Model):
+    access_token: str
+    expires_in: int
+    user_id: uuid.UUID
+    full_name: str
+    role: Role
+    locale: str
+    timezone: str
+
+
+class Lesson(Model):
+    id: uuid.UUID
+    student_id: uuid.UUID
+    teacher_id: uuid.UUID
+    subject: str
+    title: str
+    starts_at: datetime
+    duration_minutes: int
+    status: str
+    score: int | None = None
+
+
+class Person(Model):
+    id: uuid.UUID
+    full_name: str
+
+
+class Invite(Model):
+    code: str
+    telegram_url: str
+    expires_at: datetime
+
+
+class LinkResult(Model):
+    kind: str
+    student_id: uuid.UUID
+    created: bool
+
+
+class Profile(Model):
+    student_id: uuid.UUID
+    xp: int
+    level: int
+    xp_for_next_level: int
+    xp_into_level: int
+    streak_days: int
+    achievements_earned: int
+
+
+class Standing(Model):
+    student_id: uuid.UUID
+    name: str
+    xp: int
+    rank: int
+
+
+class Leaderboard(Model):
+    period_label: str
+    items: list[Standing]
+    me: Standing | None = None
+
+
+class Gateway:
+    """The API as the bot itself (X-Bot-Token); `as_user(token)` gives the API as a user."""
+
+    def __init__(self, http: httpx.AsyncClient, bot_secret: str) -> None:
+        self.http, self._secret = http, bot_secret
+
+    async def call(self, method: str, path: str, *, token: str | None = None, key: str | None = None,
+                   **kwargs: Any) -> httpx.Response:
+        correlation = current_correlation_id()
+        headers = {"X-Correlation-ID": correlation}
+        headers.update({"Authorization": f"Bearer {token}"} if token else {"X-Bot-Token": self._secret})
+        if key:
+            headers["Idempotency-Key"] = key
+        try:
+            response = await self.http.request(method, path, headers=headers, **kwargs)
+        except httpx.HTTPError as exc:
+            API_CALLS.labels("unreachable").inc()
+            raise ApiError(0, f"the platform is out of reach ({type(exc).__name__})", correlation) from exc
+        API_CALLS.labels(f"{response.status_code // 100}xx").inc()
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, _detail(response), correlation)
+        return response
+
+    async def link(self, token: str, chat_id: int) -> Linked:
+        response = await self.call("POST", "/api/v1/telegram/link", json={"token": token, "telegram_chat_id": chat_id})
+        return Linked.model_validate(response.json())
+
+    async def bot_session(self, chat_id: int, chat_key: str) -> BotSession:
+        response = await self.call("POST", "/api/v1/telegram/token",
+                                   json={"telegram_chat_id": chat_id, "chat_key": chat_key})
+        return BotSession.model_validate(response.json())
+
+    async def unlink(self, chat_id: int, chat_key: str) -> None:
+        await self.call("POST", "/api/v1/telegram/unlink", json={"telegram_chat_id": chat_id, "chat_key": chat_key})
+
+    def as_user(self, token: str) -> UserApi:
+        return UserApi(self, token)
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase
+    return str(body.get("detail") or body.get("title") or response.reason_phrase) if isinstance(body, dict) else ""
+
+
+class UserApi:
+    """The API as one user, with the short-lived token the bot got for their chat."""
+
+    def __init__(self, gateway: Gateway, token: str) -> None:
+        self._gateway, self._token = gateway, token
+
+    async def _get(self, path: str, model: type[M], **params: Any) -> M:
+        response = await self._gateway.call("GET", path, token=self._token, params=params)
+        return model.model_validate(response.json())
+
+    async def _items(self, path: str, model: type[M], **params: Any) -> list[M]:
+        response = await self._gateway.call("GET", path, token=self._token, params={"limit": 200, **params})
+        return [model.model_validate(item) for item in response.json()["items"]]
+
+    async def _post(self, path: str, model: type[M], *, key: str | None = None, json: Any = None) -> M:
+        response = await self._gateway.call("POST", path, token=self._token, key=key, json=json)
+        return model.model_validate(response.json())
+
+    async def lessons(self, start: datetime, end: datetime) -> list[Lesson]:
+        return await self._items("/api/v1/lessons", Lesson, **{"from": start.isoformat(), "to": end.isoformat()})
+
+    async def lesson(self, lesson_id: uuid.UUID) -> Lesson:
+        return await self._get(f"/api/v1/lessons/{lesson_id}", Lesson)
+
+    async def start_lesson(self, lesson_id: uuid.UUID, *, key: str) -> Lesson:
+        return await self._post(f"/api/v1/lessons/{lesson_id}/start", Lesson, key=key)
+
+    async def complete_lesson(self, lesson_id: uuid.UUID, *, score: int | None, attended: bool, key: str) -> Lesson:
+        body = {"attended": attended, **({"score": score} if score is not None else {})}
+        return await self._post(f"/api/v1/lessons/{lesson_id}/complete", Lesson, key=key, json=body)
+
+    async def cancel_lesson(self, lesson_id: uuid.UUID, *, reason: str, key: str) -> Lesson:
+        return await self._post(f"/api/v1/lessons/{lesson_id}/cancel", Lesson, key=key, json={"reason": reason})
+
+    async def my_students(self) -> list[Person]:
+        return await self._items("/api/v1/teachers/me/students", Person)
+
+    async def children(self) -> list[Person]:
+        return await self._items("/api/v1/users", Person, role="student")
+
+    async def user(self, user_id: uuid.UUID) -> Person:
+        return await self._get(f"/api/v1/users/{user_id}", Person)
+
+    async def teacher_invite(self, *, key: str) -> Invite:
+        return await self._post("/api/v1/teachers/me/invites", Invite, key=key)
+
+    async def parent_invite(self, *, key: str) -> Invite:
+        return await self._post("/api/v1/students/me/parent-invites", Invite, key=key)
+
+    async def accept_invite(self, code: str) -> LinkResult:
+        return await self._post(f"/api/v1/invites/{code}/accept", LinkResult)
+
+    async def profile(self, student_id: uuid.UUID) -> Profile:
+        return await self._get(f"/api/v1/students/{student_id}/profile", Profile)
+
+    async def leaderboard(self, period: str) -> Leaderboard:
+        return await self._get("/api/v1/leaderboards", Leaderboard, period=period, limit=10)

@@ -1,0 +1,9 @@
+"""One router per feature; `all_routers()` in the order they are tried (the fallback last)."""
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def all_routers() -> list[Router]:
+    from telegram_bot.routers import errors, fallback, lessons, people, progress, start
+    return [errors.router, start.router, lessons.router, people.router, progress.router, fallback.router]
