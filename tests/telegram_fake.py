@@ -60,6 +60,7 @@ class FakeTelegram:
         self.messages: dict[int, Sent] = {}
         self.files: dict[str, bytes] = {}
         self.log: list[str] = []
+        self.delivered: list[dict[str, Any]] = []
         self._updates: list[dict[str, Any]] = []
         self._arrived = asyncio.Event()
         self._ids = itertools.count(1)
@@ -176,6 +177,7 @@ class FakeTelegram:
     def push(self, update: dict[str, Any]) -> dict[str, Any]:
         """Deliver an update (again, when it is one delivered before)."""
         self._updates.append(update)
+        self.delivered.append(update)
         self._arrived.set()
         return update
 
@@ -206,9 +208,17 @@ class FakeTelegram:
     def tap(self, chat_id: int, sent: Sent, label: str, *, language: str = "ru") -> dict[str, Any]:
         button = sent.button(label)
         self.log.append(f"{chat_id} ⊙ [{button['text']}]")
+        return self.tap_data(chat_id, sent, button["callback_data"], language=language)
+
+    def tap_data(self, chat_id: int, sent: Sent, data: str, *, language: str = "ru") -> dict[str, Any]:
+        """A tap whose callback data is `data` (a button of an older message, or a forged one)."""
         return self.push({"update_id": next(self._ids), "callback_query": {
             "id": str(next(self._ids)), "from": self._user(chat_id, language), "chat_instance": str(chat_id),
-            "message": self._message(sent), "data": button["callback_data"]}})
+            "message": self._message(sent), "data": data}})
+
+    def answers(self) -> list[str]:
+        """The texts of the bot's answers to taps (the toasts and alerts), in order."""
+        return [c.params.get("text", "") for c in self.called("answerCallbackQuery")]
 
     # --- what the bot did --------------------------------------------------------------------
     def sent_to(self, chat_id: int) -> list[Sent]:

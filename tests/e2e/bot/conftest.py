@@ -58,16 +58,18 @@ class BotPlatform:
         return await register_and_login(self.client, role, full_name=name, **kwargs)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def bot_platform(tmp_path, monkeypatch) -> AsyncIterator[BotPlatform]:
-    """The embedded platform started with BOT_TOKEN: its bot polls the fake Bot API, which the
-    notification service sends to as well."""
+@pytest.fixture(scope="module")
+async def bot_platform(tmp_path_factory) -> AsyncIterator[BotPlatform]:
+    """The embedded platform started with BOT_TOKEN (one for the module: every test uses new
+    accounts and chats): its bot polls the fake Bot API, which the notification service sends to too."""
     from repitbot.embedded import create_embedded_app
 
     async with FakeTelegram(BOT_TOKEN) as telegram:
-        monkeypatch.setenv("TELEGRAM_API_BASE", telegram.url)
-        app = create_embedded_app(Settings(var_dir=tmp_path, log_json=True, bot_token=BOT_TOKEN,
-                                           bot_username="RepitTestBot"), seed=False)
-        async with running(app) as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield BotPlatform(client, telegram)
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("TELEGRAM_API_BASE", telegram.url)
+            env.setenv("AUTH_RATE_LIMIT_PER_MINUTE", "1000")   # every test registers a few accounts
+            app = create_embedded_app(Settings(var_dir=tmp_path_factory.mktemp("bot"), log_json=True,
+                                               bot_token=BOT_TOKEN, bot_username="RepitTestBot"), seed=False)
+            async with running(app) as client:
+                client.app = app  # type: ignore[attr-defined]
+                yield BotPlatform(client, telegram)
