@@ -92,3 +92,27 @@ async def polling_in_background(app: TelegramBot):  # type: ignore[no-untyped-de
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await app.close()
+
+
+async def serve(settings: BotSettings) -> None:
+    """`repitbot serve bot`: the bot as its own process, reaching the gateway over HTTP; long
+    polling, or a webhook server on BOT_WEBHOOK_PORT (the gateway forwards /telegram/webhook)."""
+    from shared.logs import configure_logging
+    from shared.redis_factory import make_redis
+
+    configure_logging(settings.log_level, json_output=settings.log_json, process="bot")
+    if not settings.configured():
+        log.warning("BOT_TOKEN is not set: the Telegram bot is not started")
+        return
+    http = httpx.AsyncClient(base_url=settings.bot_gateway_url, timeout=settings.bot_timeout_seconds)
+    app = build_bot(settings, http, make_redis(settings.redis_url))
+    try:
+        if settings.bot_run_mode == "webhook":
+            from telegram_bot.webhook import serve_webhook
+            await serve_webhook(app, settings)
+        else:
+            log.info("the Telegram bot is polling %s, calling the API at %s", settings.telegram_api_base,
+                     settings.bot_gateway_url)
+            await run_polling(app)
+    finally:
+        await app.close()
