@@ -46,6 +46,12 @@ class AttendanceCB(CallbackData, prefix="att"):
     attended: bool
 
 
+class OpenLessonCB(CallbackData, prefix="open_lesson"):
+    """The button under the notification service's lesson reminder (its template writes it)."""
+
+    lesson_id: uuid.UUID
+
+
 class CancelReasonCB(CallbackData, prefix="cnr"):
     lesson_id: uuid.UUID
 

@@ -23,6 +23,7 @@ from telegram_bot.keyboards import (
     CancelReasonCB,
     LessonAction,
     LessonCB,
+    OpenLessonCB,
     Period,
     ScheduleCB,
     ScoreCB,
@@ -93,6 +94,20 @@ async def today(message: Message, caller: Caller) -> None:
 def lesson_card(lesson: Lesson, caller: Caller, names: dict[uuid.UUID, str] | None = None) -> str:
     who = (names or {}).get(lesson.student_id)
     return texts.lesson_line(lesson, caller.session.timezone) + (f"\n{who}" if who else "")
+
+
+@router.callback_query(OpenLessonCB.filter())
+async def open_lesson(callback: CallbackQuery, callback_data: OpenLessonCB, caller: Caller) -> None:
+    """A reminder's button: the lesson as it is now (the teacher's card with its buttons)."""
+    try:
+        lesson = await caller.api.lesson(callback_data.lesson_id)
+    except ApiError as exc:
+        await lesson_problem(callback, caller, callback_data.lesson_id, exc)
+        return
+    if isinstance(callback.message, Message):
+        buttons = lesson_keyboard(lesson) if caller.role == "teacher" else None
+        await callback.message.answer(lesson_card(lesson, caller), reply_markup=buttons)
+    await callback.answer()
 
 
 async def first_tap(callback: CallbackQuery, chats: Chats) -> str | None:

@@ -44,9 +44,16 @@ async def teacher_and_student(bot_platform):
 
 async def test_a_student_sees_the_schedule_and_a_teacher_completes_the_lesson_with_buttons(bot_platform):
     teacher, student = await teacher_and_student(bot_platform)
-    lesson = await lesson_for(bot_platform, teacher, student)
     student_chat = await bot_platform.linked_chat(student)
     teacher_chat = await bot_platform.linked_chat(teacher)
+    await settle(bot_platform.client)             # the notification service knows both chats
+    lesson = await lesson_for(bot_platform, teacher, student)
+
+    reminder = await student_chat.reply("Напоминание об уроке «Дроби»")   # from the notification service
+    mark = bot_platform.telegram.last_id()
+    student_chat.tap(reminder, "Открыть урок")
+    opened = await student_chat.reply("Математика: Дроби", after=mark)
+    assert opened.buttons == []                    # a student's card has no teacher buttons
 
     week = await student_chat.ask("/schedule", "Занятия на неделе")
     assert "Математика: Дроби (60 мин) — запланировано" in week.text
