@@ -2,8 +2,8 @@
 the content hash (304 on If-None-Match), and one byte range (206, or 416 when unsatisfiable;
 If-Range respected). The bytes are streamed from storage, never held whole.
 
-    @router.api_route("/materials/{id}/file", methods=["GET", "HEAD"], response_class=StreamingResponse,
-                      responses=FILE_RESPONSES)
+    @router.head("/materials/{id}/file", include_in_schema=False)
+    @router.get("/materials/{id}/file", response_class=StreamingResponse, responses=FILE_RESPONSES)
     async def download(...) -> Response:
         return await file_response(request, storage, m.file_key, content_type=m.content_type,
                                    filename=m.filename, size=m.size)

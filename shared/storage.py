@@ -197,7 +197,10 @@ class LocalStorage:
         return self._path(key).exists()
 
     def size(self, key: str) -> int:
-        return self._path(key).stat().st_size
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            raise NotFound("No such file") from None
 
     def local_path(self, key: str) -> Path:
         return self._path(key)
