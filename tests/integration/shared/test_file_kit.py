@@ -6,6 +6,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
+from prometheus_client import REGISTRY
 
 from shared.downloads import FILE_RESPONSES, file_response
 from shared.errors import install_problem_handlers
@@ -59,6 +60,10 @@ async def client(storage):
         yield client
 
 
+def counted(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def blobs(storage: LocalStorage) -> list:
     return [p for p in storage.root.rglob("*") if p.is_file()]
 
@@ -90,12 +95,15 @@ async def test_an_rfc5987_filename_is_decoded(client):
 async def test_a_refused_third_file_removes_the_files_the_request_created_and_only_those(client, storage):
     first = await client.post("/forms", files=[("file", ("old.png", PNG, "image/png"))])
     assert first.status_code == 200
+    refused, removed = (counted("repitbot_files_stored_total", outcome=o) for o in ("refused_type", "removed"))
     response = await client.post("/forms", files=[
         ("file", ("new.pdf", PDF, "application/pdf")), ("file", ("old.png", PNG, "image/png")),
         ("file", ("evil.pdf", b"MZ\x90\x00" + b"\x00" * 500, "application/pdf"))])
     assert response.status_code == 415
     assert response.headers["content-type"] == "application/problem+json"
     assert [p.name for p in blobs(storage)] == [hashlib.sha256(PNG).hexdigest()]
+    assert counted("repitbot_files_stored_total", outcome="refused_type") == refused + 1
+    assert counted("repitbot_files_stored_total", outcome="removed") == removed + 1
 
 
 async def test_an_oversized_file_or_form_leaves_no_blob_and_no_temp_file(client, storage):
@@ -149,7 +157,9 @@ async def test_a_stored_file_is_served_whole_by_range_and_by_etag(client, storag
     assert whole.headers["etag"] == f'"{key}"' and whole.headers["content-type"] == "application/pdf"
     assert "filename*=UTF-8''%D0%A3%D1%80%D0%BE%D0%BA%201.pdf" in whole.headers["content-disposition"]
 
+    ranged = counted("repitbot_file_downloads_total", status="206")
     part = await client.get(f"/files/{key}", headers={"Range": "bytes=100-199"})
+    assert counted("repitbot_file_downloads_total", status="206") == ranged + 1
     assert part.status_code == 206 and part.content == PDF[100:200]
     assert part.headers["content-range"] == f"bytes 100-199/{len(PDF)}" and part.headers["content-length"] == "100"
     tail = await client.get(f"/files/{key}", headers={"Range": "bytes=-10", "If-Range": f'"{key}"'})
