@@ -45,8 +45,7 @@ bench: venv
 bot-locales: venv
 	$(VENV)/bin/pybabel extract -F telegram_bot/babel.cfg -k _ -k __ --no-location --sort-output \
 	    --project=RepitBot -o telegram_bot/locales/bot.pot telegram_bot
-	$(VENV)/bin/pybabel update -D bot -i telegram_bot/locales/bot.pot -d telegram_bot/locales --no-location
-	$(PY) -m telegram_bot.catalogs
+	$(PY) -m telegram_bot.catalogs update
 
 mesh: venv
 	$(VENV)/bin/repitbot mesh

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from babel.messages.pofile import read_po, write_po
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DOMAIN = "bot"
@@ -28,6 +28,21 @@ def compile_catalogs(directory: Path = LOCALES_DIR) -> list[Path]:
     return written
 
 
+def update_catalogs(directory: Path = LOCALES_DIR) -> None:
+    """Merge the extracted template (`bot.pot`) into each `.po`: new messages come untranslated,
+    gone ones are dropped."""
+    with (directory / f"{DOMAIN}.pot").open("rb") as source:
+        template = read_po(source)
+    for po in sorted(directory.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+        with po.open("rb") as source:
+            catalog = read_po(source, locale=po.parent.parent.name, domain=DOMAIN)
+        catalog.update(template, no_fuzzy_matching=True)
+        with po.open("wb") as target:
+            write_po(target, catalog, no_location=True, sort_output=True, ignore_obsolete=True)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["update"]:
+        update_catalogs()
     for path in compile_catalogs():
         sys.stdout.write(f"compiled {path.relative_to(LOCALES_DIR)}\n")

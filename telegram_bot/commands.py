@@ -7,9 +7,9 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 MENUS: dict[str, tuple[str, ...]] = {
-    "student": ("schedule", "progress", "leaderboard", "parent_invite", "logout"),
-    "parent": ("children", "schedule", "logout"),
-    "teacher": ("today", "schedule", "students", "invite", "logout"),
+    "student": ("schedule", "homework", "words", "progress", "balance", "leaderboard", "parent_invite", "logout"),
+    "parent": ("children", "schedule", "homework", "balance", "logout"),
+    "teacher": ("today", "schedule", "homework", "students", "invite", "logout"),
     "admin": ("logout",),
     None: ("start", "help"),   # type: ignore[dict-item]
 }
@@ -21,7 +21,8 @@ def descriptions() -> dict[str, str]:
             "leaderboard": _("The week's leaderboard"), "parent_invite": _("An invite link for a parent"),
             "children": _("Your children's progress"), "today": _("Today's lessons"),
             "students": _("Your students"), "invite": _("An invite link for a new student"),
-            "logout": _("Unlink this chat")}
+            "logout": _("Unlink this chat"), "homework": _("Homework"),
+            "words": _("Review words"), "balance": _("Balance and top-up")}
 
 
 def menu(role: str | None) -> list[BotCommand]:

@@ -99,6 +99,73 @@ class Leaderboard(Model):
     me: Standing | None = None
 
 
+class HomeworkFile(Model):
+    id: uuid.UUID
+    file_name: str
+    content_type: str
+
+
+class Submission(Model):
+    id: uuid.UUID
+    text: str | None = None
+    files: list[HomeworkFile] = []
+
+
+class Homework(Model):
+    id: uuid.UUID
+    student_id: uuid.UUID
+    title: str
+    description: str = ""
+    due_at: datetime
+    max_score: int
+    status: str
+    score: int | None = None
+    submissions: list[Submission] = []
+
+
+class Card(Model):
+    id: uuid.UUID
+    deck_id: uuid.UUID
+    term: str
+    translation: str
+    transcription: str | None = None
+    example: str | None = None
+
+
+class Deck(Model):
+    id: uuid.UUID
+    title: str
+
+
+class Review(Model):
+    rating: str
+    due: datetime
+
+
+class MoneyAmount(Model):
+    amount: int
+    currency: str
+
+
+class Balance(Model):
+    student_id: uuid.UUID
+    balance: MoneyAmount | None = None
+
+
+class Payment(Model):
+    id: uuid.UUID
+    status: str
+    confirmation_url: str | None = None
+
+
+class Upload(Model):
+    """A file to send in a multipart request."""
+
+    name: str
+    content: bytes
+    content_type: str
+
+
 class Gateway:
     """The API as the bot itself (X-Bot-Token); `as_user(token)` gives the API as a user."""
 
@@ -200,6 +267,65 @@ class UserApi:
 
     async def profile(self, student_id: uuid.UUID) -> Profile:
         return await self._get(f"/api/v1/students/{student_id}/profile", Profile)
+
+    async def homework_list(self, *statuses: str) -> list[Homework]:
+        found = await self._items("/api/v1/homework", Homework, order="due")
+        return [h for h in found if not statuses or h.status in statuses]
+
+    async def homework(self, homework_id: uuid.UUID) -> Homework:
+        return await self._get(f"/api/v1/homework/{homework_id}", Homework)
+
+    async def assign_homework(self, student_id: uuid.UUID, title: str, due_at: datetime, *, key: str) -> Homework:
+        return await self._post("/api/v1/homework", Homework, key=key, json={
+            "student_id": str(student_id), "title": title, "description": title, "due_at": due_at.isoformat()})
+
+    async def submit_homework(self, homework_id: uuid.UUID, text: str | None, files: list[Upload], *,
+                              key: str) -> Homework:
+        """One submission: the text and every file in one multipart request."""
+        parts = [("files", (f.name, f.content, f.content_type)) for f in files]
+        response = await self._gateway.call("POST", f"/api/v1/homework/{homework_id}/submissions",
+                                            token=self._token, key=key, data={"text": text} if text else {},
+                                            files=parts or None)
+        return Homework.model_validate(response.json())
+
+    async def grade_homework(self, homework_id: uuid.UUID, score: int, submission_id: uuid.UUID | None, *,
+                             key: str) -> Homework:
+        body = {"score": score, **({"submission_id": str(submission_id)} if submission_id else {})}
+        return await self._post(f"/api/v1/homework/{homework_id}/grade", Homework, key=key, json=body)
+
+    async def homework_file(self, homework_id: uuid.UUID, file_id: uuid.UUID) -> bytes:
+        response = await self._gateway.call("GET", f"/api/v1/homework/{homework_id}/files/{file_id}",
+                                            token=self._token)
+        return response.content
+
+    async def decks(self) -> list[Deck]:
+        return await self._items("/api/v1/decks", Deck)
+
+    async def due_cards(self, deck_id: uuid.UUID) -> list[Card]:
+        response = await self._gateway.call("GET", f"/api/v1/decks/{deck_id}/due", token=self._token)
+        return [Card.model_validate(item["card"]) for item in response.json()["items"]]
+
+    async def card(self, card_id: uuid.UUID) -> Card:
+        return await self._get(f"/api/v1/cards/{card_id}", Card)
+
+    async def card_audio(self, card_id: uuid.UUID) -> bytes:
+        return (await self._gateway.call("GET", f"/api/v1/cards/{card_id}/audio", token=self._token)).content
+
+    async def review_card(self, card_id: uuid.UUID, rating: str, *, key: str) -> Review:
+        return await self._post(f"/api/v1/cards/{card_id}/reviews", Review, key=key, json={"rating": rating})
+
+    async def balance(self, student_id: uuid.UUID | None = None) -> Balance:
+        params = {"student_id": str(student_id)} if student_id else {}
+        return await self._get("/api/v1/payments/balance", Balance, **params)
+
+    async def top_up(self, amount: int, currency: str, student_id: uuid.UUID | None, *, key: str) -> Payment:
+        body = {"amount": {"amount": amount, "currency": currency},
+                **({"student_id": str(student_id)} if student_id else {})}
+        return await self._post("/api/v1/payments/top-ups", Payment, key=key, json=body)
+
+    async def progress_chart(self, student_id: uuid.UUID) -> bytes:
+        path = f"/api/v1/analytics/students/{student_id}/progress.png"
+        return (await self._gateway.call("GET", path, token=self._token)).content
 
     async def leaderboard(self, period: str) -> Leaderboard:
         return await self._get("/api/v1/leaderboards", Leaderboard, period=period, limit=10)

@@ -94,3 +94,84 @@ def cancel_reason_keyboard(lesson_id: uuid.UUID) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text=_("Cancel without a reason"), callback_data=CancelReasonCB(lesson_id=lesson_id))
     return kb.as_markup()
+
+
+class HomeworkAction(str, Enum):
+    SUBMIT = "submit"
+    REVIEW = "review"
+
+
+class HomeworkCB(CallbackData, prefix="hw"):
+    action: HomeworkAction
+    homework_id: uuid.UUID
+
+
+class SubmissionCB(CallbackData, prefix="hws"):
+    """The buttons of the submission dialogue: send what was collected, or drop it."""
+
+    send: bool
+
+
+class GradeCB(CallbackData, prefix="hwg"):
+    homework_id: uuid.UUID
+    score: int
+
+
+def homework_keyboard(homework_id: uuid.UUID, action: HomeworkAction) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    label = _("📤 Submit") if action is HomeworkAction.SUBMIT else _("📝 Review")
+    kb.button(text=label, callback_data=HomeworkCB(action=action, homework_id=homework_id))
+    return kb.as_markup()
+
+
+def submission_keyboard() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("Send"), callback_data=SubmissionCB(send=True))
+    kb.button(text=_("Drop it"), callback_data=SubmissionCB(send=False))
+    return kb.as_markup()
+
+
+def grade_keyboard(homework_id: uuid.UUID, max_score: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for share in (100, 90, 80, 70, 60, 50):
+        score = max_score * share // 100
+        kb.button(text=str(score), callback_data=GradeCB(homework_id=homework_id, score=score))
+    kb.adjust(3, 3)
+    return kb.as_markup()
+
+
+RATINGS = ("again", "hard", "good", "easy")
+
+
+class CardCB(CallbackData, prefix="crd"):
+    """A word card: `rating` empty shows the answer; one of RATINGS rates the recall."""
+
+    card_id: uuid.UUID
+    rating: str = ""
+
+
+def reveal_keyboard(card_id: uuid.UUID) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("Show the answer"), callback_data=CardCB(card_id=card_id))
+    return kb.as_markup()
+
+
+def rating_keyboard(card_id: uuid.UUID) -> InlineKeyboardMarkup:
+    labels = {"again": _("Again"), "hard": _("Hard"), "good": _("Good"), "easy": _("Easy")}
+    kb = InlineKeyboardBuilder()
+    for rating in RATINGS:
+        kb.button(text=labels[rating], callback_data=CardCB(card_id=card_id, rating=rating))
+    kb.adjust(4)
+    return kb.as_markup()
+
+
+class TopUpCB(CallbackData, prefix="top"):
+    amount: int                    # minor units
+    student_id: uuid.UUID | None = None
+
+
+def top_up_keyboard(currency: str, student_id: uuid.UUID | None = None) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for amount in (100_000, 300_000, 500_000):
+        kb.button(text=f"+{amount // 100} {currency}", callback_data=TopUpCB(amount=amount, student_id=student_id))
+    return kb.as_markup()

@@ -13,7 +13,8 @@ BAR_CELLS = 10
 
 def status_label(status: str) -> str:
     return {"scheduled": _("scheduled"), "in_progress": _("in progress"), "completed": _("completed"),
-            "cancelled": _("cancelled")}.get(status, status)
+            "cancelled": _("cancelled"), "assigned": _("assigned"), "overdue": _("overdue"),
+            "submitted": _("submitted"), "graded": _("graded")}.get(status, status)
 
 
 def local(moment: datetime, timezone: str) -> datetime:
