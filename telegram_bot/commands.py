@@ -9,7 +9,7 @@ from aiogram.utils.i18n import gettext as _
 MENUS: dict[str, tuple[str, ...]] = {
     "student": ("schedule", "homework", "words", "progress", "balance", "leaderboard", "parent_invite", "logout"),
     "parent": ("children", "schedule", "homework", "balance", "logout"),
-    "teacher": ("today", "schedule", "homework", "students", "invite", "logout"),
+    "teacher": ("today", "schedule", "homework", "assign", "students", "invite", "logout"),
     "admin": ("logout",),
     None: ("start", "help"),   # type: ignore[dict-item]
 }
@@ -22,7 +22,7 @@ def descriptions() -> dict[str, str]:
             "children": _("Your children's progress"), "today": _("Today's lessons"),
             "students": _("Your students"), "invite": _("An invite link for a new student"),
             "logout": _("Unlink this chat"), "homework": _("Homework"),
-            "words": _("Review words"), "balance": _("Balance and top-up")}
+            "words": _("Review words"), "assign": _("Assign homework"), "balance": _("Balance and top-up")}
 
 
 def menu(role: str | None) -> list[BotCommand]:

@@ -175,3 +175,26 @@ def top_up_keyboard(currency: str, student_id: uuid.UUID | None = None) -> Inlin
     for amount in (100_000, 300_000, 500_000):
         kb.button(text=f"+{amount // 100} {currency}", callback_data=TopUpCB(amount=amount, student_id=student_id))
     return kb.as_markup()
+
+
+class AssignCB(CallbackData, prefix="asg"):
+    """The teacher's assignment dialogue: the student chosen, then the days until it is due."""
+
+    student_id: uuid.UUID | None = None
+    days: int = 0
+
+
+def students_keyboard(students: list) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for student in students:
+        kb.button(text=student.full_name, callback_data=AssignCB(student_id=student.id))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def due_keyboard() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("Tomorrow"), callback_data=AssignCB(days=1))
+    kb.button(text=_("In 3 days"), callback_data=AssignCB(days=3))
+    kb.button(text=_("In a week"), callback_data=AssignCB(days=7))
+    return kb.as_markup()
