@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client import REGISTRY
 
+from services.notification.models import Contact
 from telegram_bot.keyboards import LessonAction, LessonCB
 from tests.e2e.bot.conftest import Chat
 from tests.e2e.conftest import link, settle
@@ -199,9 +200,20 @@ async def test_telegram_429_is_waited_out_and_a_blocked_bot_unlinks_the_chat(bot
     await chat.ask("/schedule", "не привязан")
 
 
-async def test_logout_unlinks_the_chat(bot_platform):
+async def test_logout_unlinks_the_chat_and_the_notifications_stop_going_there(bot_platform):
     student = await bot_platform.account("student")
     chat = await bot_platform.linked_chat(student)
+    await settle(bot_platform.client)
+    assert (await _contact(bot_platform, student.id)).telegram_chat_id == chat.chat_id
     await chat.ask("/logout", "Готово")
     assert (await bot_platform.client.get("/auth/me", headers=student.headers)).json()["telegram_linked"] is False
     await chat.ask("/progress", "не привязан")
+    await settle(bot_platform.client)
+    assert (await _contact(bot_platform, student.id)).telegram_chat_id is None
+
+
+async def _contact(bot_platform, user_id: str) -> Contact:
+    """The notification service's read model of the person."""
+    notification = bot_platform.client.app.state.service_apps["notification"]
+    async with notification.state.session_factory() as session:
+        return await session.get(Contact, uuid.UUID(user_id))
