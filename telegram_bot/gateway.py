@@ -86,6 +86,12 @@ class Profile(Model):
     achievements_earned: int
 
 
+class Achievement(Model):
+    code: str
+    title: str
+    earned_at: datetime | None = None
+
+
 class Standing(Model):
     student_id: uuid.UUID
     name: str
@@ -326,6 +332,9 @@ class UserApi:
     async def progress_chart(self, student_id: uuid.UUID) -> bytes:
         path = f"/api/v1/analytics/students/{student_id}/progress.png"
         return (await self._gateway.call("GET", path, token=self._token)).content
+
+    async def achievements(self, student_id: uuid.UUID) -> list[Achievement]:
+        return await self._items(f"/api/v1/students/{student_id}/achievements", Achievement)
 
     async def leaderboard(self, period: str) -> Leaderboard:
         return await self._get("/api/v1/leaderboards", Leaderboard, period=period, limit=10)

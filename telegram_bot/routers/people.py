@@ -2,6 +2,8 @@
 children (each with progress and the week's lessons)."""
 from __future__ import annotations
 
+import uuid
+
 from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
@@ -22,7 +24,24 @@ async def students(message: Message, caller: Caller) -> None:
     if not found:
         await message.answer(_("No students yet. Send /invite to get a link for a new student."))
         return
-    await message.answer(_("Your students:") + "\n" + "\n".join(f"• {p.full_name}" for p in found))
+    lines = []
+    for person in found:
+        debt = await _debt(caller, person.id)
+        lines.append(f"• {person.full_name}" + (" — " + _("debt {amount}").format(amount=debt) if debt else ""))
+    await message.answer(_("Your students:") + "\n" + "\n".join(lines))
+
+
+async def _debt(caller: Caller, student_id: uuid.UUID) -> str | None:
+    """What the student owes the teacher, when the balance is below zero."""
+    try:
+        found = await caller.api.balance(student_id)
+    except ApiError as exc:
+        if exc.status not in (403, 404, 422):
+            raise
+        return None
+    if found.balance is None or found.balance.amount >= 0:
+        return None
+    return f"{-found.balance.amount / 100:.2f} {found.balance.currency}".replace(".00 ", " ")
 
 
 @router.message(Command("invite"), Linked("teacher"))

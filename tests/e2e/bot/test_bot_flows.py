@@ -80,6 +80,7 @@ async def test_a_student_sees_the_schedule_and_a_teacher_completes_the_lesson_wi
     await settle(bot_platform.client)
     progress = await student_chat.ask("/progress", "XP")
     assert "Уровень 1" in progress.text and " 0 XP" not in progress.text
+    assert "Новые достижения: Первый шаг" in progress.text
 
 
 async def test_the_same_update_twice_and_a_double_tap_do_one_thing(bot_platform):
