@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from prometheus_client import Counter
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import case, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -203,14 +203,13 @@ async def deck_stats(uow: UnitOfWork, user: Principal, deck_id: uuid.UUID, *, le
 
 async def _phases(session: AsyncSession, student_id: uuid.UUID, deck: Deck, learned_days: float) -> dict[CardPhase, int]:
     total = await session.scalar(select(func.count()).select_from(Card).where(Card.deck_id == deck.id)) or 0
-    learned = (CardState.state == 2) & (CardState.stability >= learned_days)
-    rows = (await session.execute(
-        select(CardState.state == 2, learned, func.count()).where(
-            CardState.student_id == student_id, CardState.deck_id == deck.id)
-        .group_by(CardState.state == 2, learned))).all()
+    phase = case((CardState.state != 2, CardPhase.LEARNING.value),
+                 (CardState.stability >= learned_days, CardPhase.LEARNED.value),
+                 else_=CardPhase.REVIEW.value).label("phase")
+    rows = await session.execute(select(phase, func.count()).where(
+        CardState.student_id == student_id, CardState.deck_id == deck.id).group_by("phase"))
     phases = dict.fromkeys(CardPhase, 0)
-    for in_review, is_learned, count in rows:
-        phase = CardPhase.LEARNED if is_learned else CardPhase.REVIEW if in_review else CardPhase.LEARNING
-        phases[phase] += count
+    for name, count in rows.tuples():
+        phases[CardPhase(name)] = count
     phases[CardPhase.NEW] = max(0, total - sum(phases.values()))
     return phases
