@@ -5,7 +5,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from services.dictionary.csvfile import LIMITS
 from services.dictionary.domain import LANGUAGE, CardPhase, ReviewRating
@@ -14,6 +14,17 @@ from services.dictionary.models import Card, Deck
 Language = Annotated[str, StringConstraints(pattern=LANGUAGE.pattern, max_length=16)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"\S")]
 NotBlank = r"\S"
+
+
+def _a_json_number(value: object) -> object:
+    # lax pydantic reads "5" and true as numbers; the document says number, and so do we
+    if isinstance(value, (str, bool)):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+Number = Annotated[int, BeforeValidator(_a_json_number)]
+Fraction = Annotated[float, BeforeValidator(_a_json_number)]
 
 
 class DeckCreate(BaseModel):
@@ -25,8 +36,8 @@ class DeckCreate(BaseModel):
     source_lang: Language = Field(description="The language of the terms (and of their pronunciation), ISO 639")
     target_lang: Language = Field(description="The language of the translations, ISO 639")
     description: str | None = Field(None, max_length=5000)
-    new_per_day: int = Field(20, ge=0, le=9999, description="New cards a student starts per local day")
-    desired_retention: float = Field(0.9, ge=0.7, le=0.99,
+    new_per_day: Number = Field(20, ge=0, le=9999, description="New cards a student starts per local day")
+    desired_retention: Fraction = Field(0.9, ge=0.7, le=0.99,
                                      description="The chance of remembering a card when it falls due (FSRS)")
 
 
@@ -38,8 +49,8 @@ class DeckUpdate(BaseModel):
     source_lang: Language = None  # type: ignore[assignment]
     target_lang: Language = None  # type: ignore[assignment]
     description: str | None = Field(None, max_length=5000)
-    new_per_day: int = Field(None, ge=0, le=9999)  # type: ignore[assignment]
-    desired_retention: float = Field(None, ge=0.7, le=0.99)  # type: ignore[assignment]
+    new_per_day: Number = Field(None, ge=0, le=9999)  # type: ignore[assignment]
+    desired_retention: Fraction = Field(None, ge=0.7, le=0.99)  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _something_changes(self) -> DeckUpdate:
@@ -77,11 +88,12 @@ class ShareRequest(BaseModel):
     """Students by id, or `all` the teacher's linked students (those linked later too)."""
 
     model_config = ConfigDict(json_schema_extra={
-        "anyOf": [{"required": ["student_ids"]}, {"required": ["all"], "properties": {"all": {"const": True}}}],
+        "anyOf": [{"required": ["student_ids"], "properties": {"student_ids": {"minItems": 1}}},
+                  {"required": ["all"], "properties": {"all": {"const": True}}}],
         "examples": [{"student_ids": ["5f0c2b7e-8a41-4c36-9d1e-2b7a6c3f9e10"]}, {"all": True}]})
 
     student_ids: list[uuid.UUID] = Field(default_factory=list, max_length=500)
-    all: bool = False
+    all: bool = Field(False, strict=True)
 
     @model_validator(mode="after")
     def _someone(self) -> ShareRequest:
