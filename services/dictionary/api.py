@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -29,9 +28,11 @@ from services.dictionary.schemas import (
     StatsPublic,
     UndonePublic,
 )
+from services.dictionary.transfer import EXTENSIONS
 from services.dictionary.views import day_counts, due_public, memory_public, review_public
 from shared.app import StorageDep, UowDep
 from shared.auth import CurrentUser
+from shared.downloads import content_disposition, file_response, file_responses
 from shared.idempotency import idempotency
 from shared.pagination import Page, PageDep
 from shared.storage import LocalStorage
@@ -45,7 +46,7 @@ OWNER_ONLY = {403: {"description": "Only the deck's owner may do this"}}
 STUDENTS_ONLY = {403: {"description": "Only students study decks"}}
 UPLOAD = {413: {"description": "The file is larger than the limit"},
           415: {"description": "The bytes are not of an accepted type"}, **OWNER_ONLY}
-AUDIO = {200: {"content": {"audio/ogg": {}, "audio/*": {}}, "description": "The pronunciation"},
+AUDIO = {**file_responses("audio/*"),
          422: {"description": "espeak-ng has no voice for the deck's language"},
          503: {"description": "The pronunciation cannot be generated here now (espeak-ng or opusenc "
                               "missing or failing); the detail says which"}}
@@ -53,22 +54,16 @@ DUPLICATE = {409: {"description": "The deck already has this term (case and spac
                                   "the detail names the existing card"}}
 
 
-def _file(storage: LocalStorage, found: media.Media) -> StreamingResponse:
-    path = storage.local_path(found.key)
-
-    async def chunks():
-        async for chunk in await storage.open(found.key):
-            yield chunk
-    return StreamingResponse(chunks(), media_type=found.content_type, headers={
-        "Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff",
-        "Content-Length": str(path.stat().st_size)})
+async def _file(request: Request, storage: LocalStorage, found: media.Media, name: str) -> Response:
+    return await file_response(request, storage, found.key, content_type=found.content_type, inline=True,
+                               filename=f"{name}.{EXTENSIONS.get(found.content_type, 'bin')}",
+                               size=storage.size(found.key), headers={"Cache-Control": "private, max-age=300",
+                                                                      "X-Content-Type-Options": "nosniff"})
 
 
 def _attachment(body: bytes, media_type: str, title: str, extension: str) -> Response:
-    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in title)[:80] or "deck"
-    disposition = (f'attachment; filename="{ascii_name}.{extension}"; '
-                   f"filename*=UTF-8''{quote(title[:80], safe='')}.{extension}")
-    return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})
+    return Response(body, media_type=media_type,
+                    headers={"Content-Disposition": content_disposition(f"{title}.{extension}")})
 
 
 # --- decks ---------------------------------------------------------------------------------------
@@ -246,19 +241,22 @@ async def undo_review(card_id: uuid.UUID, user: CurrentUser, uow: UowDep, settin
                         memory=memory_public(undone.state, settings.dictionary_learned_stability_days))
 
 
+@cards_router.head("/{card_id:uuid}/audio", include_in_schema=False)
 @cards_router.get("/{card_id:uuid}/audio", response_class=StreamingResponse, responses=AUDIO)
-async def get_audio(card_id: uuid.UUID, user: CurrentUser, uow: UowDep, storage: StorageDep,
-                    deps: DepsDep) -> StreamingResponse:
+async def get_audio(card_id: uuid.UUID, request: Request, user: CurrentUser, uow: UowDep, storage: StorageDep,
+                    deps: DepsDep) -> Response:
     """The uploaded pronunciation as it was uploaded; otherwise one generated with espeak-ng in
     the deck's language, as OGG/Opus (made once per text and voice, then kept)."""
-    return _file(storage, await media.audio_of(uow, storage, deps.synthesiser, user, card_id))
+    found, term = await media.audio_of(uow, storage, deps.synthesiser, user, card_id)
+    return await _file(request, storage, found, term)
 
 
 @cards_router.put("/{card_id:uuid}/audio", response_model=CardPublic, openapi_extra=MULTIPART_FILE_BODY,
                   responses=UPLOAD)
 async def put_audio(card_id: uuid.UUID, request: Request, user: CurrentUser, uow: UowDep, storage: StorageDep,
                     settings: SettingsDep) -> CardPublic:
-    """Multipart `file`: OGG, MP3, WAV, FLAC, M4A or AAC (checked from its bytes), 5 MB at most."""
+    """Multipart `file`: OGG, MP3, WAV, FLAC, M4A, AAC, AMR or WebM audio (checked from its bytes),
+    5 MB at most."""
     chunks = multipart_file(request, max_bytes=settings.dictionary_audio_max_bytes)
     await media.ensure_editable(uow, user, card_id)
     return CardPublic.of(await media.attach(uow, storage, user, card_id, "audio", chunks,
@@ -271,10 +269,12 @@ async def delete_audio(card_id: uuid.UUID, user: CurrentUser, uow: UowDep) -> Ca
     return CardPublic.of(await media.detach(uow, user, card_id, "audio"))
 
 
-@cards_router.get("/{card_id:uuid}/image", response_class=StreamingResponse,
-                  responses={200: {"content": {"image/*": {}}, "description": "The card's picture"}})
-async def get_image(card_id: uuid.UUID, user: CurrentUser, uow: UowDep, storage: StorageDep) -> StreamingResponse:
-    return _file(storage, await media.image_of(uow, user, card_id))
+@cards_router.head("/{card_id:uuid}/image", include_in_schema=False)
+@cards_router.get("/{card_id:uuid}/image", response_class=StreamingResponse, responses=file_responses("image/*"))
+async def get_image(card_id: uuid.UUID, request: Request, user: CurrentUser, uow: UowDep,
+                    storage: StorageDep) -> Response:
+    found, term = await media.image_of(uow, user, card_id)
+    return await _file(request, storage, found, term)
 
 
 @cards_router.put("/{card_id:uuid}/image", response_model=CardPublic, openapi_extra=MULTIPART_FILE_BODY,

@@ -20,12 +20,12 @@ from shared.db import UnitOfWork
 from shared.errors import NotFound
 from shared.events import utcnow
 from shared.sql import insert_for
-from shared.storage import LocalStorage
+from shared.storage import LocalStorage, accepted_types
 
 Kind = Literal["audio", "image"]
 ALLOWED = {
-    "audio": {"audio/ogg", "audio/mpeg", "audio/x-wav", "audio/x-flac", "audio/m4a", "audio/mp4", "audio/aac"},
-    "image": {"image/png", "image/jpeg", "image/gif", "image/webp"},
+    "audio": accepted_types("audio"),
+    "image": accepted_types("image/png,image/jpeg,image/gif,image/webp"),   # what browsers and Anki show
 }
 UPLOADS = Counter("repitbot_dictionary_media_uploads_total", "Card media uploaded", ["kind"])
 CLIPS = Counter("repitbot_dictionary_audio_served_total", "Pronunciations served, by origin", ["origin"])
@@ -70,29 +70,31 @@ async def detach(uow: UnitOfWork, user: Principal, card_id: uuid.UUID, kind: Kin
     return card
 
 
-async def image_of(uow: UnitOfWork, user: Principal, card_id: uuid.UUID) -> Media:
+async def image_of(uow: UnitOfWork, user: Principal, card_id: uuid.UUID) -> tuple[Media, str]:
+    """The card's picture and its term (to name the file)."""
     async with uow.read_only():
         card, _ = await visible_card(uow.session, user, card_id)
     if card.image_key is None or card.image_type is None:
         raise NotFound("This card has no picture")
-    return Media(card.image_key, card.image_type)
+    return Media(card.image_key, card.image_type), card.term
 
 
 async def audio_of(uow: UnitOfWork, storage: LocalStorage, synthesiser: Synthesiser, user: Principal,
-                   card_id: uuid.UUID) -> Media:
-    """The uploaded pronunciation, else the generated one (made now if it was not yet)."""
+                   card_id: uuid.UUID) -> tuple[Media, str]:
+    """The uploaded pronunciation, else the generated one (made now if it was not yet); and the
+    card's term (to name the file)."""
     async with uow.read_only():
         card, deck = await visible_card(uow.session, user, card_id)
         if card.audio_key is not None and card.audio_type is not None:
             CLIPS.labels("uploaded").inc()
-            return Media(card.audio_key, card.audio_type)
+            return Media(card.audio_key, card.audio_type), card.term
         voice = voice_of(deck.source_lang)
         key = clip_key(voice, card.term)
         file_key = await uow.session.scalar(select(AudioClip.file_key).where(AudioClip.key == key))
     if file_key is not None and storage.exists(file_key):
         CLIPS.labels("cached").inc()
-        return Media(file_key, OGG_OPUS)
-    return await _generate(uow, storage, synthesiser, voice, card.term, key)
+        return Media(file_key, OGG_OPUS), card.term
+    return await _generate(uow, storage, synthesiser, voice, card.term, key), card.term
 
 
 async def _generate(uow: UnitOfWork, storage: LocalStorage, synthesiser: Synthesiser, voice: str, text: str,

@@ -30,7 +30,7 @@ IMPORTS = Counter("repitbot_dictionary_imports_total", "Word list imports, by ou
 IMPORTED_CARDS = Counter("repitbot_dictionary_imported_cards_total", "Cards created by imports")
 EXPORTS = Counter("repitbot_dictionary_exports_total", "Deck exports, by format", ["format"])
 EXTENSIONS = {"audio/ogg": "ogg", "audio/mpeg": "mp3", "audio/x-wav": "wav", "audio/x-flac": "flac",
-              "audio/m4a": "m4a", "audio/mp4": "m4a", "audio/aac": "aac", "image/png": "png",
+              "audio/mp4": "m4a", "audio/aac": "aac", "audio/amr": "amr", "audio/webm": "webm", "image/png": "png",
               "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 
 

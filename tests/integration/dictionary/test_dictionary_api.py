@@ -204,6 +204,12 @@ async def test_audio_without_espeak_is_a_503_with_its_reason_and_uploads_are_sni
     assert uploaded.status_code == 200 and uploaded.json()["audio_uploaded"], uploaded.text
     served = await world.client.get(f"/api/v1/cards/{card}/audio", headers=teacher.headers)
     assert (served.status_code, served.headers["content-type"], served.content) == (200, "audio/ogg", ogg)
+    assert served.headers["content-disposition"] == 'inline; filename="apple.ogg"'
+    part = await world.client.get(f"/api/v1/cards/{card}/audio", headers={**teacher.headers, "Range": "bytes=0-3"})
+    assert (part.status_code, part.content) == (206, b"OggS")
+    same = await world.client.get(f"/api/v1/cards/{card}/audio",
+                                  headers={**teacher.headers, "If-None-Match": served.headers["etag"]})
+    assert same.status_code == 304
     image = await world.client.put(f"/api/v1/cards/{card}/image", headers=teacher.headers,
                                    files={"file": ("p.png", PNG, "image/png")})
     assert image.json()["image_url"] == f"/api/v1/cards/{card}/image"
