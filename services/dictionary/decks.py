@@ -128,7 +128,7 @@ async def card_counts(session: AsyncSession, deck_ids: list[uuid.UUID]) -> dict[
         return {}
     rows = await session.execute(select(Card.deck_id, func.count()).where(Card.deck_id.in_(deck_ids))
                                  .group_by(Card.deck_id))
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def update_deck(uow: UnitOfWork, user: Principal, deck_id: uuid.UUID, data: DeckUpdate) -> DeckView:

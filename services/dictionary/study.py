@@ -62,7 +62,7 @@ async def due_cards(uow: UnitOfWork, user: Principal, deck_id: uuid.UUID, *, lim
         new_today = await _new_today(session, user.id, deck.id, now)
         waiting = (CardState.student_id == user.id, CardState.deck_id == deck.id, CardState.due <= now)
         rows = (await session.execute(select(Card, CardState).join(CardState, CardState.card_id == Card.id)
-                                      .where(*waiting).order_by(CardState.due).limit(limit))).tuples().all()
+                                      .where(*waiting).order_by(CardState.due).limit(limit))).all()
         due_count = len(rows) if len(rows) < limit else await session.scalar(
             select(func.count()).select_from(CardState).where(*waiting))
         new_left = max(0, deck.new_per_day - new_today)
@@ -209,7 +209,7 @@ async def _phases(session: AsyncSession, student_id: uuid.UUID, deck: Deck, lear
     rows = await session.execute(select(phase, func.count()).where(
         CardState.student_id == student_id, CardState.deck_id == deck.id).group_by("phase"))
     phases = dict.fromkeys(CardPhase, 0)
-    for name, count in rows.tuples():
+    for name, count in rows:
         phases[CardPhase(name)] = count
     phases[CardPhase.NEW] = max(0, total - sum(phases.values()))
     return phases

@@ -69,7 +69,7 @@ async def import_words(uow: UnitOfWork, user: Principal, deck_id: uuid.UUID, dat
         async with uow:
             deck = await visible_deck(uow.session, user, deck_id, own=True, for_update=True)
             existing = dict((await uow.session.execute(
-                select(Card.term_key, Card.id).where(Card.deck_id == deck.id))).tuples().all())
+                select(Card.term_key, Card.id).where(Card.deck_id == deck.id))).all())
             rows, duplicates = _new_rows(deck, parsed.rows, existing, await next_position(uow.session, deck.id))
             uow.insert_rows(Card.__table__, rows)
             await uow.commit()
