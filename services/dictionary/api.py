@@ -153,7 +153,8 @@ async def import_words(deck_id: uuid.UUID, request: Request, user: CurrentUser, 
     byte order mark) or another encoding such as Windows-1251 is detected, and so is the delimiter.
     All or nothing: the cards are written in one transaction. Terms the deck already has (or an
     earlier line had) are skipped as duplicates; lines that cannot be cards are listed with their
-    number and reason (`strict=true`: any such line refuses the file)."""
+    number and reason (`strict=true`: any such line refuses the file). An Anki package (`.apkg`,
+    recognised by its bytes) imports its notes the same way, a note's number as its line."""
     chunks = multipart_file(request, max_bytes=settings.dictionary_import_max_bytes)
     await transfer.ensure_importable(uow, user, deck_id)
     data = await transfer.read_all(chunks)

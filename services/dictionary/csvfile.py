@@ -131,6 +131,11 @@ def _row(line: int, cells: list[str], columns: list[str | None]) -> Row | BadLin
     if extra:
         return BadLine(line, f"{len(cells)} columns, at most {len(columns)} expected")
     values = {name: cell.strip() for name, cell in zip(columns, cells, strict=False) if name}
+    return make_row(line, values, split_tags(values.get("tags", "")))
+
+
+def make_row(line: int, values: dict[str, str], tags: list[str]) -> Row | BadLine:
+    """A card from the named values of one line, or why it cannot be one."""
     for name in ("term", "translation"):
         if not values.get(name):
             return BadLine(line, f"no {name}")
@@ -138,7 +143,7 @@ def _row(line: int, cells: list[str], columns: list[str | None]) -> Row | BadLin
         if len(value) > LIMITS[name]:
             return BadLine(line, f"the {name} is longer than {LIMITS[name]} characters")
     return Row(line, values["term"], values["translation"], values.get("example") or None,
-               values.get("transcription") or None, split_tags(values.get("tags", "")))
+               values.get("transcription") or None, tags)
 
 
 def split_tags(value: str) -> list[str]:

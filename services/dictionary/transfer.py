@@ -60,7 +60,8 @@ async def read_all(chunks: AsyncIterator[bytes]) -> bytes:
 
 async def import_words(uow: UnitOfWork, user: Principal, deck_id: uuid.UUID, data: bytes, *,
                        max_rows: int, strict: bool = False) -> Report:
-    parsed = await anyio.to_thread.run_sync(lambda: csvfile.parse(data, max_rows=max_rows))
+    read = anki.read_package if anki.is_package(data) else csvfile.parse
+    parsed = await anyio.to_thread.run_sync(lambda: read(data, max_rows=max_rows))
     if strict and parsed.bad:
         IMPORTS.labels("refused").inc()
         raise Unprocessable(f"{len(parsed.bad)} lines cannot be imported; nothing was",

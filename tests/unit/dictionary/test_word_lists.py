@@ -49,3 +49,19 @@ def test_an_export_reads_back_as_the_same_cards(cards):
     parsed = csvfile.parse(written, max_rows=100)
     assert parsed.bad == [] and parsed.header
     assert [(r.term, r.translation, r.example) for r in parsed.rows] == list(cards)
+
+
+def test_an_anki_package_reads_back_its_notes_by_field_name():
+    import uuid
+
+    from services.dictionary import anki
+
+    notes = [anki.NoteData(uuid.uuid4(), "cat & dog", "кошка <и> собака", "kæt", "It rains cats.", ["pets"]),
+             anki.NoteData(uuid.uuid4(), "sun", "солнце", None, None, [])]
+    package = anki.build(uuid.uuid4(), "Deck", None, notes)
+    assert anki.is_package(package)
+    parsed = anki.read_package(package, max_rows=10)
+    assert [(r.line, r.term, r.translation, r.transcription, r.example, r.tags) for r in parsed.rows] == [
+        (1, "cat & dog", "кошка <и> собака", "kæt", "It rains cats.", ["pets"]), (2, "sun", "солнце", None, None, [])]
+    with pytest.raises(Unprocessable):
+        anki.read_package(b"PK\x03\x04 not really a zip", max_rows=10)
