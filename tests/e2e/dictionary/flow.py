@@ -68,7 +68,8 @@ async def run(client: httpx.AsyncClient, *, settle: Callable[[], Awaitable[None]
     await settle()
     await until(lambda: _xp_capped_and_first_words(client, student))
     await _pronunciation_is_opus(client, student, history[0][0])
-    await _anki_package_holds_the_notes(client, teacher, deck)
+    package = await _anki_package_holds_the_notes(client, teacher, deck)
+    await _a_student_imports_the_package_into_a_deck_of_their_own(client, student, package)
 
 
 async def _teacher_builds_a_deck(client: httpx.AsyncClient, teacher: Account) -> str:
@@ -172,7 +173,7 @@ async def _pronunciation_is_opus(client: httpx.AsyncClient, student: Account, ca
     assert cached.content == audio.content
 
 
-async def _anki_package_holds_the_notes(client: httpx.AsyncClient, teacher: Account, deck: str) -> None:
+async def _anki_package_holds_the_notes(client: httpx.AsyncClient, teacher: Account, deck: str) -> bytes:
     exported = await client.get(f"/api/v1/decks/{deck}/export", params={"format": "apkg"}, headers=teacher.headers)
     assert exported.status_code == 200, exported.text
     with zipfile.ZipFile(io.BytesIO(exported.content)) as package, tempfile.TemporaryDirectory() as tmp:
@@ -185,3 +186,14 @@ async def _anki_package_holds_the_notes(client: httpx.AsyncClient, teacher: Acco
     csv_export = await client.get(f"/api/v1/decks/{deck}/export", headers=teacher.headers)
     assert csv_export.content.startswith(b"\xef\xbb\xbfterm,translation,example,transcription,tags\r\n")
     assert csv_export.content.count(b"\r\n") == 496
+    return exported.content
+
+
+async def _a_student_imports_the_package_into_a_deck_of_their_own(client: httpx.AsyncClient, student: Account,
+                                                                 package: bytes) -> None:
+    own = await client.post("/api/v1/decks", headers=student.headers,
+                            json={"title": "Мои слова", "source_lang": "en", "target_lang": "ru"})
+    imported = await client.post(f"/api/v1/decks/{own.json()['id']}/import", headers=student.headers,
+                                 files={"file": ("deck.apkg", package, "application/octet-stream")})
+    assert imported.status_code == 200, imported.text
+    assert (imported.json()["imported"], imported.json()["encoding"], imported.json()["bad_lines"]) == (495, "apkg", [])
