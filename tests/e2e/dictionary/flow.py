@@ -67,7 +67,11 @@ async def run(client: httpx.AsyncClient, *, settle: Callable[[], Awaitable[None]
     _check_against_fsrs(history)
     await settle()
     await until(lambda: _xp_capped_and_first_words(client, student))
-    await _pronunciation_is_opus(client, student, history[0][0])
+    spoken = await _pronunciation_is_opus(client, student, history[0][0])
+    renamed = await client.patch(f"/api/v1/cards/{history[0][0]}", json={"term": "a brand new term"},
+                                 headers=teacher.headers)
+    assert renamed.status_code == 200, renamed.text
+    assert await _pronunciation_is_opus(client, student, history[0][0]) != spoken   # made anew for the new term
     package = await _anki_package_holds_the_notes(client, teacher, deck)
     await _a_student_imports_the_package_into_a_deck_of_their_own(client, student, package)
 
@@ -158,7 +162,7 @@ async def _xp_capped_and_first_words(client: httpx.AsyncClient, student: Account
     return True
 
 
-async def _pronunciation_is_opus(client: httpx.AsyncClient, student: Account, card: str) -> None:
+async def _pronunciation_is_opus(client: httpx.AsyncClient, student: Account, card: str) -> bytes:
     audio = await client.get(f"/api/v1/cards/{card}/audio", headers=student.headers)
     assert audio.status_code == 200, audio.text
     assert audio.headers["content-type"] == "audio/ogg" and audio.content[:4] == b"OggS"
@@ -171,6 +175,7 @@ async def _pronunciation_is_opus(client: httpx.AsyncClient, student: Account, ca
     assert float(minutes.rstrip("m")) * 60 + float(seconds) > 0.2, info.stdout
     cached = await client.get(f"/api/v1/cards/{card}/audio", headers=student.headers)
     assert cached.content == audio.content
+    return audio.content
 
 
 async def _anki_package_holds_the_notes(client: httpx.AsyncClient, teacher: Account, deck: str) -> bytes:
@@ -182,7 +187,7 @@ async def _anki_package_holds_the_notes(client: httpx.AsyncClient, teacher: Acco
         with sqlite3.connect(collection) as db:
             fields = [row[0].split("\x1f") for row in db.execute("SELECT flds FROM notes")]
     assert len(fields) == 495
-    assert ["word 1", "слово 1"] in [f[:2] for f in fields]
+    assert ["word 2", "слово 2"] in [f[:2] for f in fields]
     csv_export = await client.get(f"/api/v1/decks/{deck}/export", headers=teacher.headers)
     assert csv_export.content.startswith(b"\xef\xbb\xbfterm,translation,example,transcription,tags\r\n")
     assert csv_export.content.count(b"\r\n") == 496
