@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from sqlalchemy import Row
 
 from services.dictionary.csvfile import LIMITS
 from services.dictionary.domain import LANGUAGE, CardPhase, ReviewRating
@@ -154,7 +155,8 @@ class CardPublic(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, card: Card) -> CardPublic:
+    def of(cls, card: Card | Row[Any]) -> CardPublic:
+        """From a card, or a Core row of the `cards` table (the same names)."""
         return cls(id=card.id, deck_id=card.deck_id, term=card.term, translation=card.translation,
                    transcription=card.transcription, example=card.example, tags=list(card.tags or []),
                    audio_url=f"/api/v1/cards/{card.id}/audio", audio_uploaded=card.audio_key is not None,

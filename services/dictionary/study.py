@@ -10,9 +10,10 @@ import uuid
 from collections import Counter as Tally
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import case, delete, exists, func, select
+from sqlalchemy import Row, case, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,8 +39,15 @@ def ensure_student(user: Principal) -> None:
 
 @dataclass(frozen=True)
 class DueItem:
-    card: Card
-    state: CardState | None
+    """A card and the student's state of it (None: new). Read as Core rows, which carry the same
+    attribute names as `Card` and `CardState`: a page of 50 costs no ORM objects."""
+
+    card: Card | Row[Any]
+    state: CardState | Row[Any] | None
+
+
+STATE_COLUMNS = (CardState.state, CardState.step, CardState.stability, CardState.difficulty, CardState.due,
+                 CardState.last_review, CardState.reps, CardState.lapses)
 
 
 @dataclass(frozen=True)
@@ -61,13 +69,14 @@ async def due_cards(uow: UnitOfWork, user: Principal, deck_id: uuid.UUID, *, lim
         deck = await visible_deck(session, user, deck_id)
         new_today = await _new_today(session, user.id, deck.id, now)
         waiting = (CardState.student_id == user.id, CardState.deck_id == deck.id, CardState.due <= now)
-        rows = (await session.execute(select(Card, CardState).join(CardState, CardState.card_id == Card.id)
+        rows = (await session.execute(select(Card.__table__, *STATE_COLUMNS)
+                                      .join(CardState, CardState.card_id == Card.id)
                                       .where(*waiting).order_by(CardState.due).limit(limit))).all()
         due_count = len(rows) if len(rows) < limit else await session.scalar(
             select(func.count()).select_from(CardState).where(*waiting))
         new_left = max(0, deck.new_per_day - new_today)
         fresh = await _new_cards(session, user.id, deck.id, min(new_left, limit - len(rows)))
-    items = [DueItem(card, state) for card, state in rows] + [DueItem(card, None) for card in fresh]
+    items = [DueItem(row, row) for row in rows] + [DueItem(row, None) for row in fresh]
     return Due(deck.id, items, int(due_count or 0), new_today, new_left)
 
 
@@ -79,15 +88,16 @@ async def _new_today(session: AsyncSession, student_id: uuid.UUID, deck_id: uuid
         ReviewLog.was_new)) or 0
 
 
-async def _new_cards(session: AsyncSession, student_id: uuid.UUID, deck_id: uuid.UUID, count: int) -> list[Card]:
+async def _new_cards(session: AsyncSession, student_id: uuid.UUID, deck_id: uuid.UUID,
+                     count: int) -> list[Row[Any]]:
     if count <= 0:
         return []
     seen = exists().where(CardState.student_id == student_id, CardState.card_id == Card.id)
-    return list(await session.scalars(select(Card).where(Card.deck_id == deck_id, ~seen)
-                                      .order_by(Card.position, Card.id).limit(count)))
+    return list((await session.execute(select(Card.__table__).where(Card.deck_id == deck_id, ~seen)
+                                       .order_by(Card.position, Card.id).limit(count))).all())
 
 
-def memory_of(state: CardState | None) -> Memory | None:
+def memory_of(state: CardState | Row[Any] | None) -> Memory | None:
     if state is None:
         return None
     return Memory(state=state.state, step=state.step, stability=state.stability, difficulty=state.difficulty,

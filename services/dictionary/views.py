@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Any
 
 from fsrs import State
+from sqlalchemy import Row
 
 from services.dictionary.domain import CardPhase, Outcome
 from services.dictionary.models import CardState
@@ -12,7 +14,7 @@ from services.dictionary.schemas import CardPublic, DayCount, DueCard, DuePublic
 from services.dictionary.study import Due, memory_of
 
 
-def memory_public(state: CardState | None, learned_days: float) -> MemoryPublic:
+def memory_public(state: CardState | Row[Any] | None, learned_days: float) -> MemoryPublic:
     memory = memory_of(state)
     if state is None or memory is None:
         return MemoryPublic(phase=CardPhase.NEW, due=None, stability=None, difficulty=None, reps=0, lapses=0)
