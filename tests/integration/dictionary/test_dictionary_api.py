@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from services.dictionary.app import create_app
-from services.dictionary.models import KnownUser, TeacherLink
+from services.dictionary.models import Deck, KnownUser, ReviewLog, TeacherLink
 from services.dictionary.settings import DictionarySettings
-from shared.events import TeacherLinked, TeacherUnlinked, UserCreated, make_event
+from shared.events import TeacherLinked, TeacherUnlinked, UserCreated, UserDeleted, make_event
 from shared.rabbit import RabbitBus
 from tests.support import Person, Tap, TestKeys, eventually, mesh_runtime, running, tapped
 
@@ -237,3 +237,19 @@ async def test_a_strict_import_with_a_bad_line_imports_nothing_and_a_tsv_round_t
     assert all(d["existing_card_id"] for d in again["duplicates"])
     cards = (await world.client.get(f"/api/v1/decks/{deck}/cards", headers=teacher.headers)).json()["items"]
     assert [(c["term"], c["tags"]) for c in cards] == [("sun", ["sky", "nature"]), ("moon", [])]
+
+
+async def test_a_deleted_teachers_decks_go_with_every_students_reviews_of_them(world):
+    teacher, student = await world.linked_pair()
+    deck = await world.deck(teacher)
+    card = (await world.card(teacher, deck, "tree"))["id"]
+    await world.client.post(f"/api/v1/decks/{deck}/share", json={"all": True}, headers=teacher.headers)
+    assert (await world.client.post(f"/api/v1/cards/{card}/reviews", json={"rating": "good"},
+                                    headers=student.headers)).status_code == 201
+    await world.user_service.publish([make_event(UserDeleted(user_id=teacher.id), producer="user")])
+
+    async def erased() -> bool:
+        async with world.app.state.session_factory() as session:
+            return (await session.get(Deck, uuid.UUID(deck)) is None
+                    and await session.scalar(select(ReviewLog.id).where(ReviewLog.student_id == student.id)) is None)
+    await eventually(erased)
