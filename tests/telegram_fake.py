@@ -258,6 +258,9 @@ async def _params(request: web.Request) -> tuple[dict[str, Any], dict[str, bytes
                 files[name] = value.file.read()
             else:
                 params[name] = value
+    for name, value in list(params.items()):     # aiogram sends a file as `attach://<part name>`
+        if isinstance(value, str) and value.startswith("attach://") and value[9:] in files:
+            files[name] = files.pop(value[9:])
     return params, files
 
 

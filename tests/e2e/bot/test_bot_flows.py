@@ -218,3 +218,43 @@ async def _contact(bot_platform, user_id: str) -> Contact:
     notification = bot_platform.client.app.state.service_apps["notification"]
     async with notification.state.session_factory() as session:
         return await session.get(Contact, uuid.UUID(user_id))
+
+
+async def test_a_student_reviews_three_cards_with_voice_and_rating_buttons(bot_platform):
+    telegram = bot_platform.telegram
+    teacher, student = await teacher_and_student(bot_platform)
+    client = bot_platform.client
+    deck = await client.post("/api/v1/decks", headers=teacher.headers,
+                             json={"title": "Travel", "source_lang": "en", "target_lang": "ru"})
+    assert deck.status_code == 201, deck.text
+    deck_id = deck.json()["id"]
+    words = {"airport": "аэропорт", "ticket": "билет", "luggage": "багаж"}
+    for term, translation in words.items():
+        made = await client.post(f"/api/v1/decks/{deck_id}/cards", headers=teacher.headers,
+                                 json={"term": term, "translation": translation})
+        assert made.status_code == 201, made.text
+    shared = await client.post(f"/api/v1/decks/{deck_id}/share", headers=teacher.headers,
+                               json={"student_ids": [student.id]})
+    assert shared.status_code == 200, shared.text
+    chat = await bot_platform.linked_chat(student)
+
+    mark = telegram.last_id()
+    chat.say("/words")
+    for label in ("Хорошо", "Легко", "Трудно"):
+        voice = await eventually(lambda mark=mark: next((m for m in telegram.sent_to(chat.chat_id)
+                                                         if m.message_id > mark and m.kind == "voice"), None),
+                                 timeout=30)
+        term = voice.text
+        mark = voice.message_id
+        chat.tap(voice, "Показать ответ")
+        answer = await chat.reply(f"{term} — {words[term]}", after=mark)
+        mark = answer.message_id
+        chat.tap(answer, label)
+    await chat.reply("Сейчас нечего повторять", after=mark)
+    assert all(c.files.get("voice") for c in telegram.called("sendVoice")
+               if int(c.params["chat_id"]) == chat.chat_id)
+    stats = await client.get(f"/api/v1/decks/{deck_id}/stats", headers=student.headers)
+    assert stats.status_code == 200, stats.text
+    counts = stats.json()
+    assert counts["new"] == 0 and counts["learning"] + counts["review"] == 3     # three ratings recorded
+    assert sum(day["reviews"] for day in counts["reviews_per_day"]) == 3
