@@ -40,6 +40,11 @@ class TelegramBot:
     async def close(self) -> None:
         await self.bot.session.close()
         await self.gateway.http.aclose()
+        # the feature routers are module-level (aiogram's idiom) and aiogram attaches a router to
+        # one parent for good: let them go, so that another bot of this process can include them
+        for router in self.dispatcher.sub_routers:
+            router._parent_router = None
+        self.dispatcher.sub_routers.clear()
 
 
 def make_i18n() -> I18n:
