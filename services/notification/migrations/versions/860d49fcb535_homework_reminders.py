@@ -1,7 +1,7 @@
 """homework reminders
 
 Revision ID: 860d49fcb535
-Revises: c3468f9d4ab9
+Revises: 40bd16be0310
 Create Date: 2026-12-04 21:14:23.741608
 """
 from alembic import op
@@ -10,7 +10,7 @@ from sqlalchemy import Text  # noqa: F401  (rendered JSONB columns name it)
 
 
 revision = '860d49fcb535'
-down_revision = 'c3468f9d4ab9'
+down_revision = '40bd16be0310'
 branch_labels = None
 depends_on = None
 
