@@ -2,8 +2,8 @@
 the content hash (304 on If-None-Match), and one byte range (206, or 416 when unsatisfiable;
 If-Range respected). The bytes are streamed from storage, never held whole.
 
-    @router.api_route("/materials/{id}/file", methods=["GET", "HEAD"], response_class=StreamingResponse,
-                      responses=FILE_RESPONSES)
+    @router.head("/materials/{id}/file", include_in_schema=False)
+    @router.get("/materials/{id}/file", response_class=StreamingResponse, responses=FILE_RESPONSES)
     async def download(...) -> Response:
         return await file_response(request, storage, m.file_key, content_type=m.content_type,
                                    filename=m.filename, size=m.size)
@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from shared.errors import PROBLEM_JSON, problem
+from shared.metrics import FILE_DOWNLOADS
 from shared.storage import LocalStorage
 
 _RANGE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
@@ -115,18 +116,21 @@ async def file_response(request: Request, storage: LocalStorage, key: str, *, co
               "Content-Disposition": content_disposition(filename, inline=inline), **(headers or {})}
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None and _matches(if_none_match, etag):
+        FILE_DOWNLOADS.labels("304").inc()
         return Response(status_code=304, headers={k: v for k, v in common.items() if k != "Content-Disposition"})
     if_range = request.headers.get("if-range")
     wanted = request.headers.get("range") if if_range is None or if_range.strip() == etag else None
     try:
         byte_range = parse_range(wanted, size)
     except Unsatisfiable:
+        FILE_DOWNLOADS.labels("416").inc()
         return problem(416, f"The file has {size} bytes", headers={"Content-Range": f"bytes */{size}"})
     status, start, end = 200, 0, size - 1
     if byte_range is not None:
         status, start, end = 206, byte_range.start, byte_range.end
         common["Content-Range"] = f"bytes {start}-{end}/{size}"
     common["Content-Length"] = str(end - start + 1)
+    FILE_DOWNLOADS.labels(str(status)).inc()
     if request.method == "HEAD":
         return Response(status_code=status, headers=common, media_type=content_type)
     chunks = await storage.open(key, start, end) if size else _nothing()

@@ -19,6 +19,7 @@ import anyio
 import filetype
 
 from shared.errors import NotFound, TooLarge, UnsupportedMediaType
+from shared.metrics import FILE_BYTES_STORED, FILES_STORED
 
 CHUNK = 256 * 1024
 SNIFF_BYTES = 8192      # enough for filetype to find word/, xl/, ppt/ in an OOXML zip's first entries
@@ -133,6 +134,7 @@ class LocalStorage:
                 async for chunk in chunks:
                     size += len(chunk)
                     if size > max_bytes:
+                        FILES_STORED.labels("too_large").inc()
                         raise TooLarge(f"The file is larger than {max_bytes} bytes")
                     if len(head) < SNIFF_BYTES:
                         head += chunk[: SNIFF_BYTES - len(head)]
@@ -140,12 +142,16 @@ class LocalStorage:
                     await out.write(chunk)
             content_type = sniff_content_type(head)
             if is_executable(head) or (allowed_types is not None and content_type not in set(allowed_types)):
+                FILES_STORED.labels("refused_type").inc()
                 raise UnsupportedMediaType(f"Files of type {content_type} are not accepted")
             key = digest.hexdigest()
             final = self._path(key)
             final.parent.mkdir(parents=True, exist_ok=True)
             created = not final.exists()
             os.replace(tmp, final)
+            FILES_STORED.labels("created" if created else "existing").inc()
+            if created:
+                FILE_BYTES_STORED.inc(size)
             return StoredFile(key=key, size=size, content_type=content_type, created=created)
         finally:
             tmp.unlink(missing_ok=True)  # noqa: ASYNC240 (one local unlink, no waiting on I/O)
@@ -171,6 +177,7 @@ class LocalStorage:
             self._path(key).unlink()
         except FileNotFoundError:
             return False
+        FILES_STORED.labels("removed").inc()
         return True
 
     async def open(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
@@ -197,7 +204,10 @@ class LocalStorage:
         return self._path(key).exists()
 
     def size(self, key: str) -> int:
-        return self._path(key).stat().st_size
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            raise NotFound("No such file") from None
 
     def local_path(self, key: str) -> Path:
         return self._path(key)
