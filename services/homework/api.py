@@ -129,8 +129,8 @@ async def grade_homework(homework_id: uuid.UUID, data: GradeCreate, user: Curren
     return homework_public(await service.grade_homework(uow, user, homework_id, data), utcnow())
 
 
+@router.head("/{homework_id:uuid}/files/{file_id:uuid}", include_in_schema=False)
 @router.get("/{homework_id:uuid}/files/{file_id:uuid}", response_class=StreamingResponse, responses=FILE_RESPONSES)
-@router.head("/{homework_id:uuid}/files/{file_id:uuid}", response_class=StreamingResponse, responses=FILE_RESPONSES)
 async def download_file(homework_id: uuid.UUID, file_id: uuid.UUID, user: CurrentUser, uow: UowDep,
                         storage: StorageDep, request: Request) -> Response:
     """A task sheet or a submitted file, with its stored type and name; `Range` for a part (206),
