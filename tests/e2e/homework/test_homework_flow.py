@@ -1,7 +1,12 @@
 """Homework through the gateway of the embedded platform: a teacher assigns, the student hands in
 files, the teacher reads and grades; XP, achievements and notifications follow from the events."""
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import update
+
+from services.homework.models import Homework
 from tests.e2e.conftest import link, register_and_login, settle
 from tests.e2e.homework.helpers import ELF, PDF, PNG, assign, due_in, link_parent, main_flow, submit, xp_by_rule
 
@@ -142,9 +147,22 @@ async def test_several_students_statuses_filters_and_pages(embedded):
                             headers=teacher.headers)
     assert len(set(ids(page)) | set(ids(rest))) == 3
 
+    # past its due time with nothing handed in, a homework is overdue (computed when read)
+    late_id = batch.json()["items"][1]["id"]
+    async with client.app.state.service_apps["homework"].state.session_factory() as session:
+        await session.execute(update(Homework).where(Homework.id == uuid.UUID(late_id))
+                              .values(due_at=datetime.now(UTC) - timedelta(minutes=1)))
+        await session.commit()
+    assert ids(await client.get("/api/v1/homework", params={"status": "overdue"}, headers=teacher.headers)) == [
+        late_id]
+    assert late_id not in ids(await client.get("/api/v1/homework", params={"status": "assigned"},
+                                               headers=teacher.headers))
+    assert (await client.get(f"/api/v1/homework/{late_id}", headers=teacher.headers)).json()["status"] == "overdue"
+
     # the due time moves; a past one is refused
-    moved = await client.patch(f"/api/v1/homework/{batch.json()['items'][0]['id']}", headers=teacher.headers,
+    moved = await client.patch(f"/api/v1/homework/{late_id}", headers=teacher.headers,
                                json={"due_at": due_in(96)})
     assert moved.status_code == 200, moved.text
+    assert moved.json()["status"] == "assigned"
     assert (await client.patch(f"/api/v1/homework/{soon['id']}", headers=teacher.headers,
                                json={"due_at": due_in(-1)})).status_code == 422
