@@ -54,7 +54,7 @@ async def assign_homework(uow: UnitOfWork, actor: Principal, data: HomeworkCreat
     students = data.students
     async with uow:
         await _ensure_linked(uow.session, directory, teacher_id, students, several=data.student_ids is not None)
-        batch_id = uuid.uuid4() if len(students) > 1 or data.student_ids is not None else None
+        batch_id = uuid.uuid4() if data.student_ids is not None else None
         homework = [Homework(
             id=uuid.uuid4(), teacher_id=teacher_id, student_id=student_id, lesson_id=data.lesson_id,
             batch_id=batch_id, title=data.title, description=data.description, due_at=data.due_at,
@@ -85,7 +85,7 @@ async def update_homework(uow: UnitOfWork, actor: Principal, homework_id: uuid.U
     now = now or utcnow()
     changes = data.model_dump(exclude_unset=True)
     async with uow:
-        homework = await _visible(uow.session, actor, homework_id, for_update=True)
+        homework = await visible_homework(uow.session, actor, homework_id, for_update=True)
         ensure_teacher(actor, homework)
         if "due_at" in changes and changes["due_at"] != homework.due_at:
             check_due(data.due_at, now)
@@ -106,7 +106,7 @@ async def grade_homework(uow: UnitOfWork, actor: Principal, homework_id: uuid.UU
     again (`homework.graded` with the new score)."""
     now = now or utcnow()
     async with uow:
-        homework = await _visible(uow.session, actor, homework_id, for_update=True)
+        homework = await visible_homework(uow.session, actor, homework_id, for_update=True)
         ensure_teacher(actor, homework)
         latest = await latest_submission_id(uow.session, homework.id)
         try:
@@ -146,7 +146,7 @@ class HomeworkRecord:
 
 async def get_homework(uow: UnitOfWork, actor: Principal, homework_id: uuid.UUID) -> HomeworkRecord:
     async with uow.read_only():
-        homework = await _visible(uow.session, actor, homework_id)
+        homework = await visible_homework(uow.session, actor, homework_id)
         return await _record(uow.session, homework)
 
 
@@ -168,11 +168,6 @@ async def _record(session: AsyncSession, homework: Homework) -> HomeworkRecord:
 async def visible_homework(session: AsyncSession, actor: Principal, homework_id: uuid.UUID, *,
                            for_update: bool = False) -> Homework:
     """The homework, when the actor may see it (404 otherwise: its existence is not told)."""
-    return await _visible(session, actor, homework_id, for_update=for_update)
-
-
-async def _visible(session: AsyncSession, actor: Principal, homework_id: uuid.UUID, *,
-                   for_update: bool = False) -> Homework:
     homework = await session.get(Homework, homework_id, with_for_update=for_update, populate_existing=for_update)
     children = await roster.people.children_of(session, actor.id) if actor.role == "parent" else ()
     ensure_visible(actor, homework, children)
