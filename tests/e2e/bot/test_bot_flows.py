@@ -3,6 +3,7 @@ a teacher completing a lesson with buttons, languages, repeated updates, bad inp
 429 and 403. Every answer asserted is a text the fake server recorded."""
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -258,3 +259,55 @@ async def test_a_student_reviews_three_cards_with_voice_and_rating_buttons(bot_p
     counts = stats.json()
     assert counts["new"] == 0 and counts["learning"] + counts["review"] == 3     # three ratings recorded
     assert sum(day["reviews"] for day in counts["reviews_per_day"]) == 3
+
+
+def _png() -> bytes:
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+async def test_homework_assigned_submitted_with_a_photo_and_a_text_and_graded_in_chats(bot_platform):
+    telegram = bot_platform.telegram
+    teacher, student = await teacher_and_student(bot_platform)
+    teacher_chat = await bot_platform.linked_chat(teacher)
+    student_chat = await bot_platform.linked_chat(student)
+
+    whom = await teacher_chat.ask("/assign", "Кому задание?")
+    mark = telegram.last_id()
+    teacher_chat.tap(whom, "Анна Смирнова")
+    await teacher_chat.reply("Напишите задание", after=mark)
+    due = await teacher_chat.ask("Упражнения 1-10", "К какому сроку?")
+    teacher_chat.tap(due, "Завтра")
+    await eventually(lambda: due.text.startswith("Задано: Упражнения 1-10"))
+
+    card = await student_chat.ask("/homework", "Упражнения 1-10")
+    mark = telegram.last_id()
+    student_chat.tap(card, "Сдать")
+    await student_chat.reply("Пришлите текст, фото и файлы", after=mark)
+    photo = _png()
+    mark = telegram.last_id()
+    telegram.send_photo(student_chat.chat_id, photo)
+    await student_chat.reply("файлов 1, текст: нет", after=mark)
+    collected = await student_chat.ask("Ответ: x = 5", "файлов 1, текст: есть")
+    mark = telegram.last_id()
+    student_chat.tap(collected, "Отправить")
+    await student_chat.reply("Сдано: Упражнения 1-10", after=mark)
+
+    listed = await bot_platform.client.get("/api/v1/homework", headers=student.headers)
+    homework_id = listed.json()["items"][0]["id"]
+    detail = (await bot_platform.client.get(f"/api/v1/homework/{homework_id}", headers=teacher.headers)).json()
+    assert detail["status"] == "submitted" and len(detail["submissions"]) == 1   # one submission holds both
+    submission = detail["submissions"][0]
+    assert submission["text"] == "Ответ: x = 5" and [f["content_type"] for f in submission["files"]] == ["image/png"]
+
+    review = await teacher_chat.ask("/homework", "Упражнения 1-10")
+    mark = telegram.last_id()
+    teacher_chat.tap(review, "Проверить")
+    await teacher_chat.reply("Ответ: x = 5", after=mark)
+    grade = await teacher_chat.reply("Оценка за «Упражнения 1-10»?", after=mark)
+    forwarded = [c for c in telegram.called("sendPhoto") if int(c.params["chat_id"]) == teacher_chat.chat_id]
+    assert [c.files.get("photo") for c in forwarded] == [photo]                  # the student's photo, as sent
+    teacher_chat.tap(grade, "90")
+    await eventually(lambda: grade.text.startswith("Оценено: Упражнения 1-10, 90/100"))
