@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, case, delete, func, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.analytics import metrics
@@ -74,8 +74,9 @@ async def project(session: AsyncSession, events: Sequence[Event]) -> None:
     dialect = connection.dialect.name
     for kind in ORDER:
         if rows := by_kind.get(kind):
-            if kind in _UPDATES:   # an UPDATE's parameters may not be named like its columns
-                rows = [{f"b_{name}": value for name, value in row.items()} for row in rows]
+            if kind in _EXPRESSION_PARAMETERS:   # an expression's parameters may not be named like columns
+                renamed = [{f"b_{name}": value for name, value in row.items()} for row in rows]
+                rows = renamed if kind in _UPDATES else [{**a, **b} for a, b in zip(rows, renamed)]
             await connection.execute(_statement(kind, dialect), rows)
 
 
@@ -121,6 +122,7 @@ def event_of(row: StoredEvent) -> Event:
 
 # --- the statements, one per kind of write ------------------------------------------------------
 _UPDATES = frozenset({"lesson_rescheduled", "lesson_started"})
+_EXPRESSION_PARAMETERS = _UPDATES | {"refund"}
 ORDER = ("lesson_scheduled", "lesson_rescheduled", "lesson_started", "lesson_ended", "homework_assigned",
          "homework_submitted", "homework_graded", "money", "refund", "balance", "activity", "totals",
          "learned_word", "studied_material")
@@ -156,7 +158,7 @@ def _newer_value(table: Table, name: str, excluded: Any) -> Any:
 def _lesson_rescheduled(dialect: str) -> Any:
     lessons = LessonFact.__table__
     return (update(lessons).where(lessons.c.lesson_id == bindparam("b_lesson_id"),
-                                  lessons.c.status.in_(("scheduled", "in_progress")))
+                                  or_(lessons.c.status == "scheduled", lessons.c.status == "in_progress"))
             .values(starts_at=bindparam("b_starts_at"),
                     duration_minutes=func.coalesce(bindparam("b_duration_minutes"), lessons.c.duration_minutes)))
 
@@ -170,10 +172,10 @@ def _lesson_started(dialect: str) -> Any:
 def _refund(dialect: str) -> Any:
     """A refund counts against the teacher of the payment it returns (when the event names none)."""
     money = MoneyEntry.__table__
-    paid_to = (select(money.c.teacher_id).where(and_(money.c.payment_id == bindparam("payment_id"),
+    paid_to = (select(money.c.teacher_id).where(and_(money.c.payment_id == bindparam("b_payment_id"),
                                                      money.c.kind == "payment")).limit(1).scalar_subquery())
     return dialect_insert(dialect, money).values(
-        teacher_id=func.coalesce(bindparam("teacher_id"), paid_to)).on_conflict_do_nothing()
+        teacher_id=func.coalesce(bindparam("b_teacher_id"), paid_to)).on_conflict_do_nothing()
 
 
 def _balance(dialect: str) -> Any:
