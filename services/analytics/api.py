@@ -42,7 +42,9 @@ async def student_progress(student_id: uuid.UUID, user: CurrentUser, uow: UowDep
                            settings: SettingsDep, start: From = None, end: To = None,
                            weeks: Weeks = None) -> ProgressPublic:
     """Lessons, attendance, cancellations, homework, XP, level, streak, words and materials of a
-    student, by week in the viewer's zone. The student, their teacher or parent, or an admin."""
+    student, by week in the viewer's zone. The student, their teacher or parent, or an admin;
+    404 for anyone else. 422 when `to` is not after `from`, when they are more than 800 days
+    apart (ANALYTICS_MAX_RANGE_DAYS), or when either is outside the years 1970-2200."""
     viewer = await service.viewer_of(uow, user)
     await service.check_may_see(uow, viewer, student_id, deps.directory)
     window = service.window_of(start, end, weeks, viewer, settings, utcnow())
@@ -53,7 +55,9 @@ async def student_progress(student_id: uuid.UUID, user: CurrentUser, uow: UowDep
 async def student_progress_chart(student_id: uuid.UUID, user: CurrentUser, uow: UowDep, deps: DepsDep,
                                  settings: SettingsDep, start: From = None, end: To = None, weeks: Weeks = None,
                                  if_none_match: Annotated[str | None, Header(max_length=1000)] = None) -> Response:
-    """The progress as a chart: lessons and XP per week, homework scores; titles in the viewer's language."""
+    """The progress as a chart: lessons and XP per week, homework scores; titles in the viewer's
+    language. Kept until new events arrive: `If-None-Match` with its `ETag` answers 304. The
+    range rules of the JSON progress."""
     viewer = await service.viewer_of(uow, user)
     await service.check_may_see(uow, viewer, student_id, deps.directory)
     window = service.window_of(start, end, weeks, viewer, settings, utcnow())
@@ -70,7 +74,8 @@ async def student_progress_chart(student_id: uuid.UUID, user: CurrentUser, uow: 
 async def teacher_overview(user: CurrentUser, uow: UowDep, settings: SettingsDep, start: From = None,
                            end: To = None, weeks: Weeks = None) -> OverviewPublic:
     """The caller's teaching and business: lessons and hours by week and month, income by month,
-    debts, homework on time, active students and students at risk."""
+    debts, homework on time, active students and students at risk. 422 when `to` is not after
+    `from`, when they are more than 800 days apart, or when either is outside the years 1970-2200."""
     viewer = await service.viewer_of(uow, user)
     window = service.window_of(start, end, weeks, viewer, settings, utcnow())
     return await service.overview_of(uow, viewer, *window)
@@ -80,7 +85,8 @@ async def teacher_overview(user: CurrentUser, uow: UowDep, settings: SettingsDep
 async def teacher_overview_chart(user: CurrentUser, uow: UowDep, deps: DepsDep, settings: SettingsDep,
                                  start: From = None, end: To = None, weeks: Weeks = None,
                                  if_none_match: Annotated[str | None, Header(max_length=1000)] = None) -> Response:
-    """The overview as a chart: lessons and hours per week, income per month."""
+    """The overview as a chart: lessons and hours per week, income per month (`ETag`, 304 as for
+    the progress chart; the range rules of the overview)."""
     viewer = await service.viewer_of(uow, user)
     window = service.window_of(start, end, weeks, viewer, settings, utcnow())
 
@@ -95,7 +101,8 @@ async def teacher_overview_chart(user: CurrentUser, uow: UowDep, deps: DepsDep, 
 async def report_csv(name: ReportName, user: CurrentUser, uow: UowDep, uows: UowFactoryDep, settings: SettingsDep,
                      start: From = None, end: To = None, weeks: Weeks = None) -> StreamingResponse:
     """An export (lessons, payments, homework, progress) of the caller's students (an admin's: of
-    everyone) over the range, times in the caller's zone, money in minor units."""
+    everyone) over the range, times in the caller's zone, money in minor units. The range rules
+    of the overview (422)."""
     viewer = await service.viewer_of(uow, user)
     now = utcnow()
     start, end = service.window_of(start, end, weeks, viewer, settings, now)

@@ -279,6 +279,10 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 class BadWindow(ValueError):
     """A range that cannot be read: `field` is the query parameter at fault."""
 
@@ -291,6 +295,9 @@ def window(start: datetime | None, end: datetime | None, weeks: int | None, *, n
            default_weeks: int, max_days: int) -> tuple[datetime, datetime]:
     """The range [start, end) a request asks for: `from`/`to` as given, or the last `weeks` whole
     weeks up to the end of this one in the viewer's zone (`default_weeks` when neither is given)."""
+    for name, moment in (("from", start), ("to", end)):
+        if moment is not None and not EARLIEST <= moment <= LATEST:
+            raise BadWindow(name, f"must be between {EARLIEST:%Y} and {LATEST:%Y}")
     if start is None or end is None:
         this_week = datetime.combine(week_of(now, tz), datetime.min.time(), tzinfo=tz)
         span = timedelta(weeks=weeks or default_weeks)

@@ -103,7 +103,9 @@ def test_the_default_window_is_whole_weeks_up_to_the_end_of_this_one():
     assert end - start == timedelta(weeks=1)
 
 
-@pytest.mark.parametrize("start, end, field", [(NOW, NOW, "to"), (NOW - timedelta(days=900), NOW, "from")])
+@pytest.mark.parametrize("start, end, field", [
+    (NOW, NOW, "to"), (NOW - timedelta(days=900), NOW, "from"),
+    (datetime(1, 1, 1, tzinfo=UTC), None, "from"), (None, datetime(9999, 12, 31, tzinfo=UTC), "to")])
 def test_a_window_that_is_empty_or_too_long_is_refused(start, end, field):
     with pytest.raises(domain.BadWindow) as refused:
         domain.window(start, end, None, now=NOW, tz=MOSCOW, default_weeks=2, max_days=800)
