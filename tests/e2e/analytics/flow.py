@@ -138,3 +138,102 @@ def assert_png(body: bytes, *, width: int, height: int) -> None:
 def read_csv(body: bytes) -> list[dict[str, str]]:
     assert body.startswith("\ufeff".encode())
     return list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+BASE = "/api/v1/analytics"
+
+
+async def answers(client: httpx.AsyncClient, month: Month) -> dict[str, dict]:
+    """Every student's progress and the teacher's overview over the month, as the teacher sees them."""
+    found = {}
+    for student in month.students:
+        answer = await client.get(f"{BASE}/students/{student.id}/progress", params=month.params,
+                                  headers=month.teacher.headers)
+        assert answer.status_code == 200, answer.text
+        found[student.id] = answer.json()
+    overview = await client.get(f"{BASE}/teachers/me/overview", params=month.params, headers=month.teacher.headers)
+    assert overview.status_code == 200, overview.text
+    found["overview"] = overview.json()
+    return found
+
+
+def counted(found: dict[str, dict], month: Month) -> bool:
+    """Whether every lesson of the month is in the answers (a positive signal that the events are in)."""
+    return all(found[s.id]["lessons"]["completed"] + found[s.id]["lessons"]["cancelled"] ==
+               sum(1 for x in month.of(s) if x.outcome != "scheduled") for s in month.students)
+
+
+def assert_exact_numbers(found: dict[str, dict], month: Month, xp: dict[str, int]) -> None:
+    """Progress and overview hold the numbers computed from what the month did."""
+    for student in month.students:
+        body = found[student.id]
+        lessons = body["lessons"]
+        assert {k: lessons[k] for k in expected_progress(month, student)} == expected_progress(month, student)
+        weeks = {w["week"]: w for w in body["weeks"]}
+        for week, want in expected_weeks(month, student).items():
+            assert (weeks[week]["lessons_completed"], weeks[week]["lessons_attended"], weeks[week]["hours"],
+                    weeks[week]["lessons_cancelled"]) == (want["completed"], want["attended"], want["hours"],
+                                                          want["cancelled"])
+        assert body["xp"]["total"] == xp[student.id]
+        assert body["xp"]["in_range"] == 0   # earned today, before the lessons' weeks
+        assert body["student_name"] in PLANS and body["streak_days"] == 1
+    body = found["overview"]
+    weeks = {w["week"]: w for w in body["weeks"]}
+    for week, want in expected_weeks(month).items():
+        assert (weeks[week]["lessons"], weeks[week]["hours"], weeks[week]["cancelled"]) == (
+            want["completed"], want["held_hours"], want["cancelled"])
+    held = [x for x in month.lessons if x.outcome in ("attended", "absent")]
+    assert body["totals"]["lessons"] == len(held)
+    assert body["totals"]["hours"] == round(sum(x.minutes for x in held) / 60, 2)
+    assert body["totals"]["cancelled"] == sum(1 for x in month.lessons if x.outcome.startswith("cancelled"))
+    assert (body["students"], body["active_students"]) == (4, 3)
+    assert [(r["student_id"], r["inactive"]) for r in body["at_risk"]] == [(month.idle.id, True)]
+
+
+async def assert_pictures_and_reports(client: httpx.AsyncClient, month: Month) -> None:
+    """The charts are real PNGs (a 304 for the one the client holds), the CSV opens with the month's
+    lessons and Cyrillic names intact."""
+    child = month.students[0]
+    chart = await client.get(f"{BASE}/students/{child.id}/progress.png", params=month.params,
+                             headers=month.parent.headers)
+    assert chart.status_code == 200 and chart.headers["content-type"] == "image/png"
+    assert_png(chart.content, width=900, height=800)
+    again = await client.get(f"{BASE}/students/{child.id}/progress.png", params=month.params,
+                             headers={**month.parent.headers, "If-None-Match": chart.headers["etag"]})
+    assert again.status_code == 304
+    picture = await client.get(f"{BASE}/teachers/me/overview.png", params=month.params, headers=month.teacher.headers)
+    assert picture.status_code == 200
+    assert_png(picture.content, width=900, height=600)
+
+    report = await client.get(f"{BASE}/reports/lessons.csv", params=month.params, headers=month.teacher.headers)
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/csv")
+    rows = read_csv(report.content)
+    assert len(rows) == len(month.lessons)
+    assert {row["student"] for row in rows} == set(PLANS) and {row["teacher"] for row in rows} == {"Анна Петровна"}
+    assert sorted(row["status"] for row in rows) == sorted(
+        "completed" if x.outcome in ("attended", "absent") else "scheduled" if x.outcome == "scheduled"
+        else "cancelled" for x in month.lessons)
+    progress = read_csv((await client.get(f"{BASE}/reports/progress.csv", params=month.params,
+                                          headers=month.teacher.headers)).content)
+    assert {row["student"]: int(row["lessons_completed"]) for row in progress} == {
+        **{name: expected_progress(month, s)["completed"] for s, name in zip(month.students, PLANS)},
+        "Дмитрий Тихий": 0}
+
+
+async def assert_who_sees_what(client: httpx.AsyncClient, month: Month) -> None:
+    """The student themself, their teacher and their parent; 404 for any other."""
+    stranger_teacher = await register_and_login(client, "teacher")
+    other_student = await register_and_login(client, "student")
+    child, not_child = month.students[0], month.students[1]
+    for viewer, student, status in [(child, child, 200), (other_student, child, 404), (stranger_teacher, child, 404),
+                                    (month.parent, child, 200), (month.parent, not_child, 404),
+                                    (month.teacher, month.idle, 200)]:
+        answer = await client.get(f"{BASE}/students/{student.id}/progress", headers=viewer.headers)
+        assert answer.status_code == status, (viewer.role, answer.text)
+    refused = await client.get(f"{BASE}/teachers/me/overview", headers=child.headers)
+    assert refused.status_code == 403 and refused.headers["content-type"] == "application/problem+json"
+
+
+def without_today(found: dict[str, dict]) -> dict[str, dict]:
+    """The answers without what depends on the moment asked (none of it does in this month but the streak)."""
+    return {key: {**value, "streak_days": None} if key != "overview" else value for key, value in found.items()}
