@@ -15,6 +15,7 @@ from services.analytics.deps import DepsDep, SettingsDep
 from services.analytics.schemas import OverviewPublic, ProgressPublic
 from shared.app import UowDep, UowFactoryDep
 from shared.auth import CurrentUser, require_roles
+from shared.downloads import content_disposition, etag_matches
 from shared.events import utcnow
 from shared.openapi import IsoDatetime
 
@@ -110,15 +111,16 @@ async def report_csv(name: ReportName, user: CurrentUser, uow: UowDep, uows: Uow
                                     viewer=viewer, now=now)
     filename = f"{name.value}-{start:%Y%m%d}-{end:%Y%m%d}.csv"
     return StreamingResponse(reports.stream(uows(), name.value, request), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                             headers={"Content-Disposition": content_disposition(filename),
                                       "Cache-Control": "private, no-store"})
 
 
 async def _chart(uow, deps, if_none_match: str | None, chart: str, key: tuple,
                  draw: Callable[[], Awaitable[bytes]]) -> Response:
     etag = deps.charts.etag(chart, *key, await service.store_version(uow))
-    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
-    if if_none_match and etag in {tag.strip() for tag in if_none_match.split(",")}:
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache",
+               "Content-Disposition": content_disposition(f"{chart}.png", inline=True)}
+    if if_none_match and etag_matches(if_none_match, etag):
         charts.metrics.CHART_CACHE_HITS.labels(chart).inc()
         return Response(status_code=304, headers=headers)
     png = deps.charts.get(etag)

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from services.analytics import metrics
 from services.analytics.schemas import OverviewPublic, ProgressPublic
+from shared.downloads import strong_etag
 
 _DRAWING = threading.Lock()   # matplotlib's font and text caches are not made for threads at once
 
@@ -46,7 +47,7 @@ class ChartCache:
 
     @staticmethod
     def etag(*key: object) -> str:
-        return '"' + hashlib.sha256("\x1f".join(map(str, key)).encode()).hexdigest()[:32] + '"'
+        return strong_etag(hashlib.sha256("\x1f".join(map(str, key)).encode()).hexdigest()[:32])
 
     def get(self, etag: str) -> bytes | None:
         png = self._charts.get(etag)
