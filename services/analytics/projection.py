@@ -101,8 +101,8 @@ async def rebuild(session_factory: Callable[[], Any], *, chunk: int = 5000,
             await session.execute(delete(model))
         after = 0
         while True:
-            rows = (await session.execute(select(StoredEvent).where(StoredEvent.seq > after)
-                                          .order_by(StoredEvent.seq).limit(chunk))).scalars().all()
+            rows = (await session.execute(select(*_ENVELOPE, STORE.c.seq).where(STORE.c.seq > after)
+                                          .order_by(STORE.c.seq).limit(chunk))).all()
             if not rows:
                 break
             await project(session, [event_of(row) for row in rows])
@@ -114,10 +114,15 @@ async def rebuild(session_factory: Callable[[], Any], *, chunk: int = 5000,
     return replayed
 
 
-def event_of(row: StoredEvent) -> Event:
-    return Event(id=row.event_id, type=row.type, version=row.version, occurred_at=row.occurred_at,
-                 producer=row.producer, correlation_id=row.correlation_id, causation_id=row.causation_id,
-                 payload=row.payload)
+_ENVELOPE = (STORE.c.event_id, STORE.c.type, STORE.c.version, STORE.c.occurred_at, STORE.c.producer,
+             STORE.c.correlation_id, STORE.c.causation_id, STORE.c.payload)
+
+
+def event_of(row: Any) -> Event:
+    """The envelope of a stored event (a row of `stored_events`), as it was validated when stored."""
+    return Event.model_construct(id=row.event_id, type=row.type, version=row.version, occurred_at=row.occurred_at,
+                                 producer=row.producer, correlation_id=row.correlation_id,
+                                 causation_id=row.causation_id, payload=row.payload)
 
 
 # --- the statements, one per kind of write ------------------------------------------------------
