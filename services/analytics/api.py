@@ -11,10 +11,11 @@ from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
 from services.analytics import charts, reports, service
-from services.analytics.deps import DepsDep, SettingsDep
+from services.analytics.deps import AnalyticsDeps, DepsDep, SettingsDep
 from services.analytics.schemas import OverviewPublic, ProgressPublic
 from shared.app import UowDep, UowFactoryDep
 from shared.auth import CurrentUser, require_roles
+from shared.db import UnitOfWork
 from shared.downloads import content_disposition, etag_matches
 from shared.events import utcnow
 from shared.openapi import IsoDatetime
@@ -115,8 +116,9 @@ async def report_csv(name: ReportName, user: CurrentUser, uow: UowDep, uows: Uow
                                       "Cache-Control": "private, no-store"})
 
 
-async def _chart(uow, deps, if_none_match: str | None, chart: str, key: tuple,
+async def _chart(uow: UnitOfWork, deps: AnalyticsDeps, if_none_match: str | None, chart: str, key: tuple,
                  draw: Callable[[], Awaitable[bytes]]) -> Response:
+    """The chart for `key` at the store's current version: 304, from the cache, or drawn now."""
     etag = deps.charts.etag(chart, *key, await service.store_version(uow))
     headers = {"ETag": etag, "Cache-Control": "private, no-cache",
                "Content-Disposition": content_disposition(f"{chart}.png", inline=True)}
