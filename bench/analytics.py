@@ -1,6 +1,6 @@
 """The analytics service at scale, on PostgreSQL:
 
-    python -m bench.analytics [--teachers 100] [--students 20] [--weeks 38] [--live 20000] [--calls 300]
+    python -m bench.analytics [--teachers 100] [--students 20] [--weeks 47] [--live 20000] [--calls 300]
 
 1. Setup: the histories of `--teachers` teachers (tests/integration/analytics/history.py; about
    10,000 events each with the defaults, 1,000,000 in all) are bulk-loaded into the event store
@@ -164,7 +164,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--teachers", type=int, default=100)
     parser.add_argument("--students", type=int, default=20)
-    parser.add_argument("--weeks", type=int, default=38)
+    parser.add_argument("--weeks", type=int, default=47)
     parser.add_argument("--live", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--calls", type=int, default=300)
