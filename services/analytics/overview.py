@@ -102,8 +102,12 @@ async def _homework(session: AsyncSession, teacher_id: uuid.UUID, start: datetim
 async def _last_activity(session: AsyncSession, students: list[uuid.UUID]) -> dict[uuid.UUID, datetime]:
     if not students:
         return {}
-    rows = await session.execute(select(Activity.student_id, func.max(Activity.at))
-                                 .where(Activity.student_id.in_(students)).group_by(Activity.student_id))
+    # one index probe per student (max() of a correlated subquery reads the last entry of
+    # ix_activity_student_at), where GROUP BY would read every row of every student
+    latest = (select(func.max(Activity.at)).where(Activity.student_id == people.teacher_links.student_id)
+              .scalar_subquery())
+    rows = await session.execute(select(people.teacher_links.student_id, latest)
+                                 .where(people.teacher_links.student_id.in_(students)).distinct())
     return {student: at for student, at in rows if at is not None}
 
 
