@@ -18,6 +18,7 @@ from shared.events import (
     HomeworkAssigned,
     HomeworkGraded,
     HomeworkSubmitted,
+    HomeworkUpdated,
     LessonCancelled,
     LessonCompleted,
     LessonRescheduled,
@@ -124,6 +125,11 @@ def _homework_assigned(event: Event, p: HomeworkAssigned) -> list[Write]:
                                    "assigned_at": event.occurred_at, "due_at": p.due_at})]
 
 
+def _homework_updated(event: Event, p: HomeworkUpdated) -> list[Write]:
+    return [("homework_updated", {"homework_id": p.homework_id, "teacher_id": p.teacher_id,
+                                  "student_id": p.student_id, "title": p.title[:300], "due_at": p.due_at})]
+
+
 def _homework_submitted(event: Event, p: HomeworkSubmitted) -> list[Write]:
     return [("homework_submitted", {"homework_id": p.homework_id, "teacher_id": p.teacher_id,
                                     "student_id": p.student_id, "due_at": p.due_at,
@@ -189,7 +195,7 @@ _PROJECTIONS: dict[str, Any] = {
     "lesson.scheduled": _lesson_scheduled, "lesson.rescheduled": _lesson_rescheduled,
     "lesson.started": _lesson_started, "lesson.completed": _lesson_completed,
     "lesson.cancelled": _lesson_cancelled, "homework.assigned": _homework_assigned,
-    "homework.submitted": _homework_submitted, "homework.graded": _homework_graded,
+    "homework.updated": _homework_updated, "homework.submitted": _homework_submitted, "homework.graded": _homework_graded,
     "payment.completed": _payment_completed, "payment.refunded": _payment_refunded,
     "balance.updated": _balance_updated, "xp.earned": _xp_earned, "student.level_up": _level_up,
     "dictionary.card_reviewed": _card_reviewed, "material.studied": _material_studied,

@@ -129,7 +129,7 @@ def event_of(row: Any) -> Event:
 _UPDATES = frozenset({"lesson_rescheduled", "lesson_started"})
 _EXPRESSION_PARAMETERS = _UPDATES | {"refund"}
 ORDER = ("lesson_scheduled", "lesson_rescheduled", "lesson_started", "lesson_ended", "homework_assigned",
-         "homework_submitted", "homework_graded", "money", "refund", "balance", "activity", "totals",
+         "homework_updated", "homework_submitted", "homework_graded", "money", "refund", "balance", "activity", "totals",
          "learned_word", "studied_material")
 
 
@@ -210,6 +210,7 @@ _BUILDERS: dict[str, Callable[[str], Any]] = {
         fill=_LESSON_OPTIONAL),
     "homework_assigned": _upsert(HomeworkFact, ["homework_id"], overwrite=("title", "assigned_at"),
                                  keep=("due_at",)),
+    "homework_updated": _upsert(HomeworkFact, ["homework_id"], overwrite=("title", "due_at")),
     "homework_submitted": _upsert(HomeworkFact, ["homework_id"],
                                   overwrite=("due_at", "submitted_at", "on_time")),
     "homework_graded": _upsert(HomeworkFact, ["homework_id"], overwrite=("score", "max_score", "graded_at")),

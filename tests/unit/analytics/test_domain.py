@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.analytics import domain
-from shared.events import Event, LessonCancelled, LessonCompleted, XpEarned
+from shared.events import Event, HomeworkUpdated, LessonCancelled, LessonCompleted, XpEarned
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 NOW = datetime(2026, 3, 11, 12, tzinfo=UTC)   # a Wednesday
@@ -55,6 +55,14 @@ def test_an_unknown_type_writes_nothing_and_an_unreadable_payload_is_refused():
         domain.writes_of(Event(type="xp.earned", producer="student", payload={"student_id": "nope"}))
     xp = envelope(XpEarned(student_id=uuid.uuid4(), amount=5, source="lesson", total_xp=5))
     assert [kind for kind, _ in domain.writes_of(xp)] == ["activity", "totals"]
+
+
+def test_a_changed_homework_takes_its_new_title_and_due_time():
+    payload = HomeworkUpdated(homework_id=uuid.uuid4(), teacher_id=uuid.uuid4(), student_id=uuid.uuid4(),
+                              title="Дроби", due_at=NOW, max_score=10)
+    assert domain.writes_of(envelope(payload)) == [("homework_updated", {
+        "homework_id": payload.homework_id, "teacher_id": payload.teacher_id, "student_id": payload.student_id,
+        "title": "Дроби", "due_at": NOW})]
 
 
 def test_a_week_starts_on_monday_in_the_viewers_zone():
