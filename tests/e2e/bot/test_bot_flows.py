@@ -82,6 +82,10 @@ async def test_a_student_sees_the_schedule_and_a_teacher_completes_the_lesson_wi
     progress = await student_chat.ask("/progress", "XP")
     assert "Уровень 1" in progress.text and " 0 XP" not in progress.text
     assert "Новые достижения: Первый шаг" in progress.text
+    chart = await eventually(lambda: next((m for m in bot_platform.telegram.sent_to(student_chat.chat_id)
+                                           if m.kind == "photo" and m.message_id > progress.message_id), None))
+    sent = [c for c in bot_platform.telegram.called("sendPhoto") if int(c.params["chat_id"]) == student_chat.chat_id]
+    assert chart and sent[-1].files["photo"].startswith(b"\x89PNG")    # the analytics progress chart
 
 
 async def test_the_same_update_twice_and_a_double_tap_do_one_thing(bot_platform):
