@@ -1,4 +1,75 @@
-"""The material API's routes: thin, they parse, call a use case of `service.py` and return a schema."""
-from fastapi import APIRouter
+"""Thin routes of the material API: parse, call a use case, return the public shape."""
+from __future__ import annotations
 
-router = APIRouter(tags=["material"])
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from services.material import service
+from services.material.deps import DepsDep
+from services.material.domain import GRADE_MAX, GRADE_MIN, SUBJECT_MAX, TAG_MAX
+from services.material.schemas import MaterialPublic, MaterialShares, MaterialUpdate, StudiedPublic
+from shared.app import StorageDep, UowDep
+from shared.auth import CurrentUser, require_roles
+from shared.pagination import Page, PageDep
+
+router = APIRouter(prefix="/api/v1/materials", tags=["materials"])
+STUDENT = require_roles("student")
+
+LISTING = """The materials the caller may see: their own, `public` ones, `students` ones of their
+teachers (a parent: of their children's teachers), and those shared with them (or their children).
+Newest first; with `q`, a full-text search over title, tags and description in Russian and
+English, best match first. Filters combine."""
+
+
+@router.get("", response_model=Page[MaterialPublic], description=LISTING)
+async def list_materials(user: CurrentUser, uow: UowDep, deps: DepsDep, page: PageDep,
+                         subject: Annotated[str | None, Query(max_length=SUBJECT_MAX)] = None,
+                         grade_level: Annotated[int | None, Query(ge=GRADE_MIN, le=GRADE_MAX)] = None,
+                         tag: Annotated[str | None, Query(max_length=TAG_MAX)] = None,
+                         q: Annotated[str | None, Query(max_length=200)] = None,
+                         owner_id: uuid.UUID | None = None) -> Page[MaterialPublic]:
+    where = service.MaterialFilter(subject=subject, grade_level=grade_level, tag=tag, q=q, owner_id=owner_id)
+    found = await service.list_materials(uow, deps, user, where, page)
+    return found.map(MaterialPublic.of)
+
+
+@router.get("/{material_id}", response_model=MaterialPublic)
+async def get_material(material_id: uuid.UUID, user: CurrentUser, uow: UowDep, deps: DepsDep) -> MaterialPublic:
+    """404 for a material the caller may not see, as for one that does not exist."""
+    return MaterialPublic.of(*await service.get_material(uow, deps.directory, user, material_id))
+
+
+@router.patch("/{material_id}", response_model=MaterialPublic)
+async def update_material(material_id: uuid.UUID, data: MaterialUpdate, user: CurrentUser, uow: UowDep,
+                          deps: DepsDep) -> MaterialPublic:
+    """The owner changes the title, subject, grade, tags, description or visibility."""
+    return MaterialPublic.of(*await service.update_material(uow, deps, user, material_id, data))
+
+
+@router.delete("/{material_id}", status_code=204)
+async def delete_material(material_id: uuid.UUID, user: CurrentUser, uow: UowDep, deps: DepsDep,
+                          storage: StorageDep) -> Response:
+    """The owner removes a material: from every list, link and share; its file goes with the
+    last material made of the same bytes."""
+    await service.delete_material(uow, deps, storage, user, material_id)
+    return Response(status_code=204)
+
+
+@router.put("/{material_id}/shares", response_model=MaterialPublic, responses={
+    422: {"description": "Invalid input, or a student not linked to the owner"},
+    503: {"description": "A link is not known here yet and the user service cannot confirm it now"}})
+async def share_material(material_id: uuid.UUID, data: MaterialShares, user: CurrentUser, uow: UowDep,
+                         deps: DepsDep) -> MaterialPublic:
+    """The owner shares the material with exactly these linked students, whatever its visibility."""
+    return MaterialPublic.of(*await service.share_material(uow, deps.directory, user, material_id,
+                                                           data.student_ids))
+
+
+@router.post("/{material_id}/studied", response_model=StudiedPublic, dependencies=[STUDENT])
+async def mark_studied(material_id: uuid.UUID, user: CurrentUser, uow: UowDep, deps: DepsDep) -> StudiedPublic:
+    """A student marks a material they see as studied: the first time emits `material.studied`
+    (XP, achievements); again, the same answer and nothing more."""
+    mark = await service.mark_studied(uow, deps.directory, user, material_id)
+    return StudiedPublic(material_id=mark.material_id, student_id=mark.student_id, studied_at=mark.studied_at)

@@ -1,5 +1,5 @@
-"""What the material service's bootstrap hook (`app.bootstrap`) builds once, and the route dependency
-that hands it over. Collaborators that outlive a request (clients, caches, loaded rules) go here."""
+"""What the material service's bootstrap hook (`app.bootstrap`) builds once, and the route
+dependencies that hand it over."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,13 +7,19 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from services.material.preview_jobs import Previewer
+from services.material.search import Search
 from services.material.settings import MaterialSettings
 from shared.app import get_deps, get_settings
+from shared.people import Directory
 
 
 @dataclass(frozen=True)
 class MaterialDeps:
     settings: MaterialSettings
+    directory: Directory    # asks the user service about a link not heard of yet
+    search: Search          # full-text search of the service's database (PostgreSQL or SQLite)
+    previewer: Previewer    # makes previews after uploads' commits
 
 
 DepsDep = Annotated[MaterialDeps, Depends(get_deps)]

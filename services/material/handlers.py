@@ -1,11 +1,14 @@
-"""The material service's event handlers: each translates one event into a use case call. The
-shared app subscribes the queue `material.events` to the types registered here (none yet)."""
+"""The material service's event handlers: the read model of people and links (`user.*` events),
+which decides who sees a material shared with a teacher's students."""
 from __future__ import annotations
 
+from services.material.access import people
 from services.material.deps import MaterialDeps
 from shared.inbox import Handlers
 
 
 def material_handlers(deps: MaterialDeps) -> Handlers:
     """Every handler of the service, by event type."""
-    return Handlers()
+    handlers = Handlers()
+    people.subscribe(handlers, owner=__name__)   # a deleted user's row and links go whole
+    return handlers
