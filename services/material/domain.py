@@ -92,6 +92,11 @@ def normalize_tags(raw: Iterable[str]) -> list[str]:
     return tags
 
 
+def subject_key(subject: str) -> str:
+    """A subject as filters compare it: case and spacing do not matter, in any alphabet."""
+    return " ".join(subject.split()).casefold()
+
+
 def clean_filename(name: str | None, fallback: str) -> str:
     """The original name as a download may offer it again: no path, no control characters."""
     name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]

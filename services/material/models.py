@@ -37,6 +37,9 @@ class Material(MaterialBase):
     owner_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     title: Mapped[str] = mapped_column(String(200))
     subject: Mapped[str] = mapped_column(String(200))
+    # the subject case-folded in Python, for a filter that ignores case in every alphabet (SQLite's
+    # lower() folds ASCII only)
+    subject_key: Mapped[str] = mapped_column(String(200))
     grade_level: Mapped[int | None] = mapped_column(Integer)
     description: Mapped[str | None] = mapped_column(Text)
     keywords: Mapped[str] = mapped_column(Text, default="")   # the tags as one text, for search
@@ -58,6 +61,7 @@ class Material(MaterialBase):
     __table_args__ = (
         Index("ix_materials_owner_created", "owner_id", "created_at"),
         Index("ix_materials_visibility_created", "visibility", "created_at"),
+        Index("ix_materials_subject_key", "subject_key"),
         CheckConstraint("visibility IN ('private', 'students', 'public')", name="known_visibility"),
         CheckConstraint("preview_status IN ('pending', 'ready', 'unavailable')", name="known_preview_status"),
         CheckConstraint("grade_level IS NULL OR (grade_level >= 1 AND grade_level <= 12)", name="grade_range"),

@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import Select, and_, delete, func, or_, select
+from sqlalchemy import Select, and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.material import access, blobs
 from services.material.deps import MaterialDeps
-from services.material.domain import PreviewStatus, ensure_owner
+from services.material.domain import PreviewStatus, ensure_owner, subject_key
 from services.material.models import Material, MaterialShare, MaterialTag, StudiedMark
 from services.material.schemas import MaterialCreate, MaterialUpdate
 from shared.auth import Principal
@@ -36,6 +37,7 @@ async def create_material(uow: UnitOfWork, deps: MaterialDeps, owner: Principal,
     async with uow:
         material = Material(
             id=uuid.uuid4(), owner_id=owner.id, title=data.title, subject=data.subject,
+            subject_key=subject_key(data.subject),
             grade_level=data.grade_level, description=data.description, keywords=" ".join(data.tags),
             visibility=data.visibility, file_key=stored.key, content_type=stored.content_type,
             size=stored.size, filename=filename, preview_status=PreviewStatus.PENDING,
@@ -63,6 +65,7 @@ async def update_material(uow: UnitOfWork, deps: MaterialDeps, editor: Principal
             material.keywords = " ".join(material.tags)
         for name, value in changes.items():
             setattr(material, name, value)
+        material.subject_key = subject_key(material.subject)
         material.updated_at = utcnow()
         await uow.session.flush()
         await deps.search.index(uow.session, material)
@@ -172,7 +175,7 @@ async def list_materials(uow: UnitOfWork, deps: MaterialDeps, principal: Princip
     """What the caller may see, newest first; with `q`, the best matches first."""
     found = deps.search.matches(where.q) if where.q else None
     if where.q and found is None:
-        return Page[Material](items=[])
+        return Page[Any](items=[])
     async with uow.read_only():
         viewer = await access.viewer_of(uow.session, principal)
         stmt = _filtered(select(Material), where).where(access.visible_condition(viewer))
@@ -189,7 +192,7 @@ async def list_materials(uow: UnitOfWork, deps: MaterialDeps, principal: Princip
 
 def _filtered(stmt: Select, where: MaterialFilter) -> Select:
     if where.subject:
-        stmt = stmt.where(func.lower(Material.subject) == where.subject.strip().lower())
+        stmt = stmt.where(Material.subject_key == subject_key(where.subject))
     if where.grade_level is not None:
         stmt = stmt.where(Material.grade_level == where.grade_level)
     if where.tag:

@@ -1,22 +1,13 @@
 """The material service's own settings; the common ones come from `shared.settings.Settings`.
 Each field is read from the environment variable of its name in capitals (and listed in `.env.example`)."""
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from shared.settings import Settings
+from shared.storage import accepted_types
 
-# What a tutor shares: documents, scans, recordings, videos, office files, plain text.
-DEFAULT_ACCEPTED_TYPES = ",".join((
-    "application/pdf", "text/plain",
-    "image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/tiff", "image/bmp",
-    "audio/mpeg", "audio/ogg", "audio/x-wav", "audio/x-flac", "audio/mp4", "audio/aac", "audio/webm",
-    "video/mp4", "video/webm", "video/quicktime", "video/x-matroska", "video/x-msvideo",
-    "application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
-    "application/vnd.oasis.opendocument.presentation", "application/rtf", "application/epub+zip",
-))
+# What a tutor shares: documents (PDF, office, plain text), scans, recordings, videos; the group
+# names are `shared.storage.TYPE_GROUPS`, and MIME types may be added beside them.
+DEFAULT_ACCEPTED_TYPES = "documents,images,audio,video,application/x-ole-storage,application/epub+zip"
 
 
 class MaterialSettings(Settings):
@@ -31,5 +22,11 @@ class MaterialSettings(Settings):
     material_preview_max_pixels: int = Field(50_000_000, gt=0)
     material_preview_timeout_seconds: float = Field(30.0, gt=0)     # then the preview is given up
 
+    @field_validator("material_accepted_types")
+    @classmethod
+    def _known_types(cls, value: str) -> str:
+        accepted_types(value)   # a name that is neither a group nor a MIME type stops the start
+        return value
+
     def accepted_types(self) -> frozenset[str]:
-        return frozenset(t.strip().lower() for t in self.material_accepted_types.split(",") if t.strip())
+        return accepted_types(self.material_accepted_types)

@@ -48,6 +48,7 @@ def upgrade() -> None:
     sa.Column('owner_id', sa.Uuid(), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
     sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('subject_key', sa.String(length=200), nullable=False),
     sa.Column('grade_level', sa.Integer(), nullable=True),
     sa.Column('description', sa.Text(), nullable=True),
     sa.Column('keywords', sa.Text(), nullable=False),
@@ -70,6 +71,7 @@ def upgrade() -> None:
     with op.batch_alter_table('materials', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_materials_file_key'), ['file_key'], unique=False)
         batch_op.create_index('ix_materials_owner_created', ['owner_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_materials_subject_key', ['subject_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_materials_thumbnail_key'), ['thumbnail_key'], unique=False)
         batch_op.create_index('ix_materials_visibility_created', ['visibility', 'created_at'], unique=False)
 
@@ -160,6 +162,7 @@ def downgrade() -> None:
     op.drop_table('parent_links')
     with op.batch_alter_table('materials', schema=None) as batch_op:
         batch_op.drop_index('ix_materials_visibility_created')
+        batch_op.drop_index('ix_materials_subject_key')
         batch_op.drop_index(batch_op.f('ix_materials_thumbnail_key'))
         batch_op.drop_index('ix_materials_owner_created')
         batch_op.drop_index(batch_op.f('ix_materials_file_key'))
