@@ -10,7 +10,7 @@ from services.material import service
 from services.material.deps import DepsDep
 from services.material.domain import GRADE_MAX, GRADE_MIN, SUBJECT_MAX, TAG_MAX
 from services.material.previews import THUMBNAIL_TYPE
-from services.material.schemas import MaterialPublic, MaterialShares, MaterialUpdate, StudiedPublic
+from services.material.schemas import NO_NUL, MaterialPublic, MaterialShares, MaterialUpdate, StudiedPublic
 from services.material.uploads import FORM_BODY, read_upload
 from shared.app import StorageDep, UowDep
 from shared.auth import CurrentUser, require_roles
@@ -54,10 +54,11 @@ async def upload_material(request: Request, user: CurrentUser, uow: UowDep, deps
 
 @router.get("", response_model=Page[MaterialPublic], description=LISTING)
 async def list_materials(user: CurrentUser, uow: UowDep, deps: DepsDep, page: PageDep,
-                         subject: Annotated[str | None, Query(max_length=SUBJECT_MAX)] = None,
+                         subject: Annotated[str | None, Query(max_length=SUBJECT_MAX, pattern=NO_NUL)] = None,
                          grade_level: Annotated[int | None, Query(ge=GRADE_MIN, le=GRADE_MAX)] = None,
-                         tag: Annotated[str | None, Query(max_length=TAG_MAX)] = None,
-                         q: Annotated[str | None, Query(max_length=200)] = None,
+                         tag: Annotated[str | None, Query(max_length=TAG_MAX, pattern=NO_NUL)] = None,
+                         q: Annotated[str | None, Query(max_length=200, pattern=NO_NUL,
+                                                        description="Words to look for, in any form")] = None,
                          owner_id: uuid.UUID | None = None) -> Page[MaterialPublic]:
     where = service.MaterialFilter(subject=subject, grade_level=grade_level, tag=tag, q=q, owner_id=owner_id)
     found = await service.list_materials(uow, deps, user, where, page)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -20,6 +20,8 @@ from services.material.domain import (
 )
 from services.material.models import Material
 
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL characters
+
 
 def _text(value: Any) -> Any:
     return " ".join(value.split()) if isinstance(value, str) else value
@@ -28,11 +30,11 @@ def _text(value: Any) -> Any:
 class MaterialFields(BaseModel):
     """What describes a material, in an upload's text parts or an edit's JSON."""
 
-    title: str = Field(min_length=1, max_length=TITLE_MAX)
-    subject: str = Field(min_length=1, max_length=SUBJECT_MAX)
+    title: str = Field(min_length=1, max_length=TITLE_MAX, pattern=NO_NUL)
+    subject: str = Field(min_length=1, max_length=SUBJECT_MAX, pattern=NO_NUL)
     grade_level: int | None = Field(None, ge=GRADE_MIN, le=GRADE_MAX)
-    description: str | None = Field(None, max_length=DESCRIPTION_MAX)
-    tags: list[str] = Field(default_factory=list, max_length=TAGS_MAX * 4)
+    description: str | None = Field(None, max_length=DESCRIPTION_MAX, pattern=NO_NUL)
+    tags: list[Annotated[str, Field(pattern=NO_NUL)]] = Field(default_factory=list, max_length=TAGS_MAX * 4)
     visibility: Visibility = Visibility.PRIVATE
 
     _one_line = field_validator("title", "subject", mode="before")(_text)
@@ -53,11 +55,11 @@ class MaterialUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "minProperties": 1, "examples": [{"title": "Дроби: сложение", "visibility": "students"}]})
 
-    title: str = Field(None, min_length=1, max_length=TITLE_MAX)  # type: ignore[assignment]
-    subject: str = Field(None, min_length=1, max_length=SUBJECT_MAX)  # type: ignore[assignment]
+    title: str = Field(None, min_length=1, max_length=TITLE_MAX, pattern=NO_NUL)  # type: ignore[assignment]
+    subject: str = Field(None, min_length=1, max_length=SUBJECT_MAX, pattern=NO_NUL)  # type: ignore[assignment]
     grade_level: int | None = Field(None, ge=GRADE_MIN, le=GRADE_MAX)
-    description: str | None = Field(None, max_length=DESCRIPTION_MAX)
-    tags: list[str] = Field(None, max_length=TAGS_MAX * 4)  # type: ignore[assignment]
+    description: str | None = Field(None, max_length=DESCRIPTION_MAX, pattern=NO_NUL)
+    tags: list[Annotated[str, Field(pattern=NO_NUL)]] = Field(None, max_length=TAGS_MAX * 4)  # type: ignore[assignment]
     visibility: Visibility = None  # type: ignore[assignment]
 
     _one_line = field_validator("title", "subject", mode="before")(_text)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from services.material.domain import clean_filename, default_filename
-from services.material.schemas import MaterialCreate
+from services.material.schemas import NO_NUL, MaterialCreate
 from services.material.settings import MaterialSettings
 from shared.errors import Unprocessable, UnsupportedMediaType
 from shared.storage import Batch, StoredFile
@@ -25,11 +25,12 @@ EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png",
 
 FORM_BODY = multipart_form_body(
     files={"file": "The material: a document, image, recording or video (the type is read from its bytes)"},
-    fields={"title": {"type": "string", "minLength": 1, "maxLength": 200},
-            "subject": {"type": "string", "minLength": 1, "maxLength": 200},
+    fields={"title": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NO_NUL},
+            "subject": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NO_NUL},
             "grade_level": {"type": "integer", "minimum": 1, "maximum": 12},
-            "description": {"type": "string", "maxLength": 5000},
-            "tags": {"type": "string", "maxLength": 50, "description": "A tag, or several separated by commas"},
+            "description": {"type": "string", "maxLength": 5000, "pattern": NO_NUL},
+            "tags": {"type": "string", "maxLength": 50, "pattern": NO_NUL,
+                     "description": "A tag, or several separated by commas"},
             "visibility": {"type": "string", "enum": ["private", "students", "public"], "default": "private"}},
     required=("file", "title", "subject"), multiple=("tags",))
 

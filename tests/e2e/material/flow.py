@@ -84,3 +84,27 @@ async def stranger_sees_nothing(client: httpx.AsyncClient, stranger: Account, ma
             assert refused.headers["content-type"] == "application/problem+json"
         studied = await client.post(f"/api/v1/materials/{material['id']}/studied", headers=stranger.headers)
         assert studied.status_code == 404
+
+
+def fuzz_material_routes(base_url: str, headers: dict[str, str]) -> list[str]:
+    """Schemathesis over every material operation of the gateway's document, as `headers`' user:
+    the failures (a 5xx, or an answer the document does not declare), none when all is well."""
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings
+    from schemathesis.checks import not_a_server_error
+
+    document = httpx.get(base_url + "/openapi.json", timeout=30, trust_env=False).json()
+    document["servers"] = [{"url": base_url}]
+    schema = schemathesis.openapi.from_dict(document).include(path_regex="^/api/v1/materials")
+    failures = []
+    for operation in (result.ok() for result in schema.get_all_operations()):
+        @given(case=operation.as_strategy())
+        @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), database=None,
+                  derandomize=True, phases=[Phase.explicit, Phase.generate])
+        def run(case: Any) -> None:
+            case.call_and_validate(base_url=base_url, headers=headers, checks=[not_a_server_error], timeout=30)
+        try:
+            run()
+        except Exception as exc:  # collect them all: one report of every operation that fails
+            failures.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:600]}")
+    return failures

@@ -1,5 +1,7 @@
 """The same flow in mesh mode: user, material and student services and a gateway as processes on
-the real PostgreSQL (tsvector search), RabbitMQ and Redis."""
+the real PostgreSQL (tsvector search), RabbitMQ and Redis; then a fuzzing pass over the material
+routes as the teacher: no 5xx."""
+import anyio
 import httpx
 
 from tests.e2e.conftest import link, register_and_login
@@ -31,3 +33,6 @@ async def test_materials_through_the_gateway_in_mesh_mode(servers):
                 return None
             await flow.studied_earns_curious(client, student, made["Дроби.pdf"]["id"], nothing_to_settle)
             await flow.stranger_sees_nothing(client, stranger, made)
+
+            failures = await anyio.to_thread.run_sync(flow.fuzz_material_routes, gateway.url, teacher.headers)
+            assert not failures, "\n\n".join(failures)
