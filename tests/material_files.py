@@ -8,9 +8,10 @@ import zlib
 from PIL import Image
 
 
-def jpeg(width: int = 640, height: int = 480, *, orientation: int | None = None) -> bytes:
-    """A JPEG of `width` x `height` stored pixels; with `orientation`, an EXIF Orientation tag."""
-    image = Image.new("RGB", (width, height), (200, 30, 30))
+def jpeg(width: int = 640, height: int = 480, *, orientation: int | None = None, tint: int = 0) -> bytes:
+    """A JPEG of `width` x `height` stored pixels; with `orientation`, an EXIF Orientation tag;
+    another `tint`, other bytes."""
+    image = Image.new("RGB", (width, height), (200, 30, (30 + 50 * tint) % 256))
     image.paste((30, 30, 200), (0, 0, width // 2, height // 2))
     out = io.BytesIO()
     exif = Image.Exif()

@@ -19,7 +19,7 @@ from services.material.schemas import MaterialCreate, MaterialUpdate
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.errors import NotFound, Unprocessable
-from shared.events import MaterialStudied, MaterialUploaded, utcnow
+from shared.events import MaterialDeleted, MaterialStudied, MaterialUpdated, MaterialUploaded, utcnow
 from shared.pagination import Page, PageParams, make_page
 from shared.people import Directory
 from shared.storage import LocalStorage, StoredFile
@@ -70,6 +70,9 @@ async def update_material(uow: UnitOfWork, deps: MaterialDeps, editor: Principal
         await uow.session.flush()
         await deps.search.index(uow.session, material)
         shares = await access.shared_with(uow.session, material.id)
+        uow.emit(MaterialUpdated(material_id=material.id, teacher_id=material.owner_id, subject=material.subject,
+                                 grade_level=material.grade_level, visibility=material.visibility,
+                                 title=material.title))
         await uow.commit()
     return material, shares
 
@@ -83,10 +86,33 @@ async def delete_material(uow: UnitOfWork, deps: MaterialDeps, storage: LocalSto
         keys = [material.file_key, material.thumbnail_key]
         await deps.search.forget(uow.session, material.id)
         await uow.session.delete(material)
+        uow.emit(MaterialDeleted(material_id=material.id, teacher_id=material.owner_id))
         await uow.commit()
     async with uow.read_only():
         await blobs.release(uow.session, storage, keys)
     MATERIALS_DELETED.inc()
+
+
+async def erase_user(uow: UnitOfWork, deps: MaterialDeps, user_id: uuid.UUID) -> None:
+    """A deleted account (inside the consumer's transaction): its materials go, with their files
+    once no other material uses them, and so do its shares and "studied" marks."""
+    session = uow.session
+    await session.execute(delete(MaterialShare).where(MaterialShare.student_id == user_id))
+    await session.execute(delete(StudiedMark).where(StudiedMark.student_id == user_id))
+    owned = list(await session.scalars(select(Material).where(Material.owner_id == user_id)))
+    keys = [key for m in owned for key in (m.file_key, m.thumbnail_key)]
+    for material in owned:
+        await deps.search.forget(session, material.id)
+        await session.delete(material)
+        uow.emit(MaterialDeleted(material_id=material.id, teacher_id=user_id))
+    if owned:
+        uow.after_commit(lambda: _release(deps, keys))
+        MATERIALS_DELETED.inc(len(owned))
+
+
+async def _release(deps: MaterialDeps, keys: list[str | None]) -> None:
+    async with deps.previewer.uows().read_only() as uow:
+        await blobs.release(uow.session, deps.previewer.storage, keys)
 
 
 async def share_material(uow: UnitOfWork, directory: Directory, editor: Principal, material_id: uuid.UUID,

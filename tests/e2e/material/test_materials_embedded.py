@@ -18,13 +18,25 @@ async def test_a_teachers_materials_reach_a_linked_student_and_no_one_else(embed
     made = await flow.upload_both(client, teacher)
     await settle(client)
     await flow.previews_shown(client, teacher, made)
-    recommended = await client.get(f"/api/v1/students/{student.id}/recommendations", headers=student.headers)
-    assert recommended.status_code == 200, recommended.text
-    assert {i["material_id"] for i in recommended.json()["items"] if i["kind"] == "material"} == \
-        {m["id"] for m in made.values()}
+    assert await _recommended(client, student) == {m["id"] for m in made.values()}
     await flow.student_finds_and_downloads(client, student, made)
     await flow.studied_earns_curious(client, student, made["Дроби.pdf"]["id"], lambda: settle(client))
     await flow.stranger_sees_nothing(client, stranger, made)
+    assert await _recommended(client, student) == {made["доска.jpg"]["id"]}     # the PDF is studied
+
+    photo = made["доска.jpg"]["id"]
+    assert (await client.delete(f"/api/v1/materials/{photo}", headers=teacher.headers)).status_code == 204
+    await settle(client)
+    assert await _recommended(client, student) == set()
+    listed = await client.get("/api/v1/materials", headers=student.headers)
+    assert [m["id"] for m in listed.json()["items"]] == [made["Дроби.pdf"]["id"]]
+    assert (await client.get(f"/api/v1/materials/{photo}/download", headers=student.headers)).status_code == 404
+
+
+async def _recommended(client, student) -> set[str]:
+    recommended = await client.get(f"/api/v1/students/{student.id}/recommendations", headers=student.headers)
+    assert recommended.status_code == 200, recommended.text
+    return {i["material_id"] for i in recommended.json()["items"] if i["kind"] == "material"}
 
 
 async def test_bad_files_get_a_clear_answer_or_a_file_without_preview(embedded):

@@ -3,6 +3,7 @@ SQLite with the in-memory bus for what differs: search), with the real user serv
 answer its questions about links (as in embedded mode)."""
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -19,17 +20,19 @@ from tests.integration.material.world import MaterialWorld
 from tests.support import TestKeys, mesh_runtime, running
 
 
-@pytest.fixture(params=["postgresql"])
+@pytest.fixture(scope="module", params=["postgresql"])
 def backend(request) -> str:
     return request.param
 
 
-@pytest.fixture
-async def world(backend, servers, fresh_database, tmp_path) -> AsyncIterator[MaterialWorld]:
+@pytest.fixture(scope="module")
+async def world(backend, servers, tmp_path_factory) -> AsyncIterator[MaterialWorld]:
+    """One service per module (and backend): each test makes people of its own."""
     keys = TestKeys()
+    tmp_path = tmp_path_factory.mktemp(f"material-{backend}")
     if backend == "postgresql":
         settings = MaterialSettings(mode="mesh", environment="test", var_dir=tmp_path,
-                                    database_url=fresh_database("material_"),
+                                    database_url=servers.create_database(f"material_{uuid.uuid4().hex[:8]}"),
                                     redis_url=servers.redis_url, rabbitmq_url=servers.rabbitmq_url,
                                     material_max_bytes=2 * 1024 * 1024)
         runtime = mesh_runtime(servers, keys)

@@ -4,7 +4,9 @@ import io
 import pytest
 from PIL import Image
 
+from shared.events import UserDeleted, make_event
 from tests.material_files import exe_bytes, jpeg, pdf, png_bomb, truncated_pdf
+from tests.support import eventually
 
 
 async def test_an_upload_answers_at_once_and_its_preview_follows(world):
@@ -58,21 +60,21 @@ async def test_a_download_is_the_same_bytes_with_its_name_ranges_and_etag(world)
     (b"x" * (2 * 1024 * 1024 + 1), "big.txt", 413),
 ])
 async def test_refused_files_leave_nothing_stored(world, data, filename, status):
-    teacher = await world.person("teacher")
+    teacher, before = await world.person("teacher"), world.blobs()
     refused = await world.upload(teacher, data, filename)
     assert refused.status_code == status, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
-    assert world.blobs() == set()
-    assert (await world.get(teacher)).json()["items"] == []
+    assert world.blobs() == before
+    assert (await world.get(teacher, params={"owner_id": str(teacher.id)})).json()["items"] == []
 
 
 async def test_invalid_fields_are_422_and_leave_nothing_stored(world):
-    teacher = await world.person("teacher")
-    refused = await world.upload(teacher, pdf(), title="", grade_level="13", visibility="everyone")
+    teacher, before = await world.person("teacher"), world.blobs()
+    refused = await world.upload(teacher, pdf(text="invalid"), title="", grade_level="13", visibility="everyone")
     assert refused.status_code == 422
     assert {tuple(e["loc"]) for e in refused.json()["errors"]} == \
         {("body", "title"), ("body", "grade_level"), ("body", "visibility")}
-    assert world.blobs() == set()
+    assert world.blobs() == before
 
 
 async def test_files_that_cannot_be_previewed_are_stored_and_served_without_a_preview(world):
@@ -94,16 +96,17 @@ async def test_files_that_cannot_be_previewed_are_stored_and_served_without_a_pr
 
 
 async def test_the_same_bytes_are_stored_once_and_removed_with_the_last_material(world):
-    teacher = await world.person("teacher")
-    first = (await world.upload(teacher, jpeg(), "a.jpg", title="First")).json()
-    second = (await world.upload(teacher, jpeg(), "b.jpg", title="Second")).json()
+    teacher, before, photo = await world.person("teacher"), world.blobs(), jpeg(tint=1)
+    first = (await world.upload(teacher, photo, "a.jpg", title="First")).json()
+    second = (await world.upload(teacher, photo, "b.jpg", title="Second")).json()
     await world.settled()
-    assert first["id"] != second["id"] and len(world.blobs()) == 2    # the file and its preview
+    added = world.blobs() - before
+    assert first["id"] != second["id"] and len(added) == 2    # the file and its preview
     assert (await world.client.delete(f"/api/v1/materials/{first['id']}", headers=teacher.headers)).status_code == 204
-    assert len(world.blobs()) == 2
-    assert (await world.get(teacher, "/download", second["id"])).content == jpeg()
+    assert world.blobs() - before == added
+    assert (await world.get(teacher, "/download", second["id"])).content == photo
     assert (await world.client.delete(f"/api/v1/materials/{second['id']}", headers=teacher.headers)).status_code == 204
-    assert world.blobs() == set()
+    assert world.blobs() == before
     assert (await world.get(teacher, material_id=second["id"])).status_code == 404
 
 
@@ -120,3 +123,26 @@ async def test_only_teachers_upload_and_only_the_owner_edits_or_deletes(world):
     assert (edited.json()["title"], edited.json()["tags"], edited.json()["grade_level"]) == ("Проценты", ["percent"], None)
     assert (await world.client.patch(url, json={}, headers=teacher.headers)).status_code == 422
     assert (await world.client.patch(url, json={"title": None}, headers=teacher.headers)).status_code == 422
+
+
+async def test_a_deleted_teachers_materials_and_files_go_and_each_says_so(world):
+    teacher, student, before = await world.person("teacher"), await world.person("student"), world.blobs()
+    await world.link(teacher, student)
+    material = (await world.upload(teacher, jpeg(tint=2), "photo.jpg", visibility="public")).json()
+    await world.settled()
+    assert (await world.client.post(f"/api/v1/materials/{material['id']}/studied",
+                                    headers=student.headers)).status_code == 200
+    updates = await world.events("material.updated")
+    edited = await world.client.patch(f"/api/v1/materials/{material['id']}", json={"visibility": "students"},
+                                      headers=teacher.headers)
+    assert edited.status_code == 200 and await world.events("material.updated") == updates + 1
+
+    deletions = await world.events("material.deleted")
+    await world.app.state.runtime.bus.publish([make_event(UserDeleted(user_id=teacher.id), producer="user")])
+
+    async def erased() -> bool:
+        return await world.events("material.deleted") == deletions + 1
+    await eventually(erased, timeout=15)
+    await world.settled()
+    assert (await world.get(student, material_id=material["id"])).status_code == 404
+    assert world.blobs() == before
