@@ -84,7 +84,7 @@ class MaterialShares(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"student_ids": ["5f0c2b7e-8a41-4c36-9d1e-2b7a6c3f9e10"]}]})
 
-    student_ids: list[uuid.UUID] = Field(max_length=200)
+    student_ids: list[uuid.UUID] = Field(max_length=100)
 
 
 class MaterialPublic(BaseModel):
