@@ -1,9 +1,13 @@
 """Uploads, previews, downloads and deletion of the material service on PostgreSQL."""
 import io
+import uuid
 
 import pytest
 from PIL import Image
+from sqlalchemy import update
 
+from services.material.models import Material
+from services.material.preview_jobs import resume_previews
 from shared.events import UserDeleted, make_event
 from tests.material_files import exe_bytes, jpeg, pdf, png_bomb, truncated_pdf
 from tests.support import eventually
@@ -146,3 +150,18 @@ async def test_a_deleted_teachers_materials_and_files_go_and_each_says_so(world)
     await world.settled()
     assert (await world.get(student, material_id=material["id"])).status_code == 404
     assert world.blobs() == before
+
+
+async def test_previews_left_pending_by_a_stop_are_made_at_the_next_start(world):
+    teacher = await world.person("teacher")
+    material = (await world.upload(teacher, jpeg(tint=3), "later.jpg")).json()
+    await world.settled()
+    async with world.app.state.session_factory() as session:   # as if the process stopped before the preview
+        await session.execute(update(Material).where(Material.id == uuid.UUID(material["id"]))
+                              .values(preview_status="pending", thumbnail_key=None))
+        await session.commit()
+    assert (await world.get(teacher, material_id=material["id"])).json()["has_preview"] is False
+
+    await resume_previews(world.app.state.context, world.app.state.deps)
+    await world.settled()
+    assert (await world.get(teacher, material_id=material["id"])).json()["has_preview"] is True
