@@ -22,7 +22,8 @@ async def bootstrap(ctx: ServiceContext) -> MaterialDeps:
     settings = cast(MaterialSettings, ctx.settings)
     dialect = make_url(settings.database_url_for("material")).get_backend_name()
     return MaterialDeps(settings=settings, directory=directory_for(ctx), search=search_for(dialect),
-                        previewer=Previewer(settings, ctx.storage, ctx.uow_factory))
+                        previewer=Previewer(settings, ctx.storage, ctx.uow_factory), storage=ctx.storage,
+                        uows=ctx.uow_factory)
 
 
 SPEC = ServiceSpec(

@@ -2,6 +2,7 @@
 dependencies that hand it over."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -11,7 +12,9 @@ from services.material.preview_jobs import Previewer
 from services.material.search import Search
 from services.material.settings import MaterialSettings
 from shared.app import get_deps, get_settings
+from shared.db import UnitOfWork
 from shared.people import Directory
+from shared.storage import LocalStorage
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,8 @@ class MaterialDeps:
     directory: Directory    # asks the user service about a link not heard of yet
     search: Search          # full-text search of the service's database (PostgreSQL or SQLite)
     previewer: Previewer    # makes previews after uploads' commits
+    storage: LocalStorage   # the service's files (for work outside a request)
+    uows: Callable[[], UnitOfWork]
 
 
 DepsDep = Annotated[MaterialDeps, Depends(get_deps)]

@@ -21,6 +21,7 @@ from shared.db import UnitOfWork
 from shared.storage import LocalStorage
 
 if TYPE_CHECKING:
+    from services.material.deps import MaterialDeps
     from shared.app import ServiceContext
 
 log = logging.getLogger(__name__)
@@ -93,9 +94,9 @@ class Previewer:
         PREVIEWS.labels(outcome).inc()
 
 
-async def resume_previews(ctx: ServiceContext, deps: object) -> None:
+async def resume_previews(ctx: ServiceContext, deps: MaterialDeps) -> None:
     """At start: the previews a stop interrupted are made again (a background loop that ends)."""
-    previewer: Previewer = deps.previewer  # type: ignore[attr-defined]
+    previewer = deps.previewer
     async with ctx.uow_factory().read_only() as uow:
         pending = list(await uow.session.scalars(
             select(Material.id).where(Material.preview_status == PreviewStatus.PENDING)))

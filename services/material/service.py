@@ -111,8 +111,8 @@ async def erase_user(uow: UnitOfWork, deps: MaterialDeps, user_id: uuid.UUID) ->
 
 
 async def _release(deps: MaterialDeps, keys: list[str | None]) -> None:
-    async with deps.previewer.uows().read_only() as uow:
-        await blobs.release(uow.session, deps.previewer.storage, keys)
+    async with deps.uows().read_only() as uow:
+        await blobs.release(uow.session, deps.storage, keys)
 
 
 async def share_material(uow: UnitOfWork, directory: Directory, editor: Principal, material_id: uuid.UUID,

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from pydantic import ValidationError
+from starlette.requests import Request
 
 from services.material.domain import clean_filename, default_filename
 from services.material.schemas import NO_NUL, MaterialCreate
@@ -42,7 +43,7 @@ class Upload:
     filename: str
 
 
-async def read_upload(request, batch: Batch, settings: MaterialSettings) -> Upload:
+async def read_upload(request: Request, batch: Batch, settings: MaterialSettings) -> Upload:
     """The validated fields and the stored file of an upload form: 413 past the size limit, 415
     for a type not accepted, 422 for an empty file, a missing part or an invalid field."""
     fields: dict[str, list[str]] = defaultdict(list)
