@@ -313,6 +313,24 @@ class MaterialUploaded(Payload):
     title: str | None = None
 
 
+@_event("material.updated")
+class MaterialUpdated(Payload):
+    """Its owner changed what describes it (who sees it, too): the same fields as `material.uploaded`."""
+
+    material_id: uuid.UUID
+    teacher_id: uuid.UUID
+    subject: str
+    grade_level: int | None = None
+    visibility: Literal["private", "students", "public"]
+    title: str | None = None
+
+
+@_event("material.deleted")
+class MaterialDeleted(Payload):
+    material_id: uuid.UUID
+    teacher_id: uuid.UUID
+
+
 @_event("material.studied")
 class MaterialStudied(Payload):
     material_id: uuid.UUID

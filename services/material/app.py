@@ -3,19 +3,27 @@ from pathlib import Path
 from typing import cast
 
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 
 from services.material import api
 from services.material.deps import MaterialDeps
 from services.material.handlers import material_handlers
 from services.material.models import MaterialBase
+from services.material.preview_jobs import Previewer, resume_previews
+from services.material.search import search_for
 from services.material.settings import MaterialSettings
 from shared.app import ServiceContext, ServiceSpec, create_service_app
+from shared.people import close_directory, directory_for
 from shared.runtime import Runtime
 
 
 async def bootstrap(ctx: ServiceContext) -> MaterialDeps:
     """The service's dependencies, built once when it starts."""
-    return MaterialDeps(settings=cast(MaterialSettings, ctx.settings))
+    settings = cast(MaterialSettings, ctx.settings)
+    dialect = make_url(settings.database_url_for("material")).get_backend_name()
+    return MaterialDeps(settings=settings, directory=directory_for(ctx), search=search_for(dialect),
+                        previewer=Previewer(settings, ctx.storage, ctx.uow_factory), storage=ctx.storage,
+                        uows=ctx.uow_factory)
 
 
 SPEC = ServiceSpec(
@@ -26,6 +34,7 @@ SPEC = ServiceSpec(
     bootstrap=bootstrap,
     routers=[api.router],
     handlers=material_handlers,
+    background=[close_directory, resume_previews],
 )
 
 

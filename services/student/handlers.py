@@ -1,12 +1,12 @@
 """Event handlers: learning events become facts of the gamification engine (a batch at a time);
-`user.*` and `material.uploaded` keep the read model of people, links and materials."""
+`user.*` and `material.uploaded`/`updated`/`deleted` keep the read model of people, links and materials."""
 from __future__ import annotations
 
 from services.student import people, service
 from services.student.deps import StudentDeps
 from services.student.validation import FACT_TYPES
 from shared.db import UnitOfWork
-from shared.events import Event, MaterialUploaded, UserCreated, UserUpdated
+from shared.events import Event, MaterialDeleted, MaterialUpdated, MaterialUploaded, UserCreated, UserUpdated
 from shared.inbox import Handlers
 
 
@@ -23,6 +23,8 @@ def student_handlers(deps: StudentDeps) -> Handlers:
     handlers.on("user.created")(on_user_created_zone)
     handlers.on("user.updated")(on_user_updated_zone)
     handlers.on("material.uploaded")(on_material_uploaded)
+    handlers.on("material.updated")(on_material_updated)
+    handlers.on("material.deleted")(on_material_deleted)
     return handlers
 
 
@@ -43,3 +45,14 @@ async def on_material_uploaded(uow: UnitOfWork, event: Event) -> None:
     material = event.payload_as(MaterialUploaded)
     await people.record_material(uow.session, material.material_id, material.model_dump(), event.occurred_at)
 
+
+
+async def on_material_updated(uow: UnitOfWork, event: Event) -> None:
+    """New subject, title or visibility: recommendations follow (its upload time stays)."""
+    material = event.payload_as(MaterialUpdated)
+    await people.record_material(uow.session, material.material_id, material.model_dump(), event.occurred_at)
+
+
+async def on_material_deleted(uow: UnitOfWork, event: Event) -> None:
+    """A deleted material is recommended no more (the XP it gave stays)."""
+    await people.forget_material(uow.session, event.payload_as(MaterialDeleted).material_id)

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.student.models import (
@@ -105,6 +105,10 @@ async def record_material(session: AsyncSession, material_id: uuid.UUID, fields:
               "grade_level": fields.get("grade_level"), "visibility": fields["visibility"]}
     stmt = insert_for(session, Material).values(id=material_id, uploaded_at=uploaded_at, **values)
     await session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+
+
+async def forget_material(session: AsyncSession, material_id: uuid.UUID) -> None:
+    await session.execute(delete(Material).where(Material.id == material_id))
 
 
 async def record_studied(session: AsyncSession, student_id: uuid.UUID, material_id: uuid.UUID,

@@ -18,12 +18,24 @@ def render_item(kind, obj, autogen_context):
 
 config = context.config
 connection = config.attributes["connection"]
+# tables a service makes in its migrations by hand (SQLite FTS5, say) and that autogenerate leaves
+# alone: `metadata.info["unmanaged"] = ("name", ...)`, which covers `name_*` as well
+UNMANAGED = tuple(config.attributes["target_metadata"].info.get("unmanaged", ()))
+
+
+def include_name(name, type_, parent_names):
+    if type_ == "table" and name:
+        return not any(name == prefix or name.startswith(prefix + "_") for prefix in UNMANAGED)
+    return True
+
+
 context.configure(
     connection=connection,
     target_metadata=[config.attributes["target_metadata"], MessagingBase.metadata],
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
     render_item=render_item,
+    include_name=include_name,
 )
 with context.begin_transaction():
     context.run_migrations()
