@@ -115,6 +115,21 @@ def low_balance(balance: int, threshold: int, was_low: bool) -> LowBalance:
     return LowBalance(low=low, crossed=low and not was_low, threshold=threshold)
 
 
+@dataclass(frozen=True)
+class Posting:
+    """What appending an entry does to an account: the signed change, the new balance, its low state."""
+
+    delta: int
+    balance: int
+    low: LowBalance
+
+
+def post(balance: int, was_low: bool, kind: EntryKind, amount: int, threshold: int) -> Posting:
+    """Append an entry of `kind` for `amount` minor units to an account holding `balance`."""
+    delta = signed_amount(kind, amount)
+    return Posting(delta=delta, balance=balance + delta, low=low_balance(balance + delta, threshold, was_low))
+
+
 def threshold_of(configured: int | None, lesson_price: int | None) -> int:
     """The teacher's threshold, or by default the price of one lesson (0 before any priced lesson)."""
     if configured is not None:

@@ -14,7 +14,7 @@ from prometheus_client import Counter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.payment.domain import EntryKind, LowBalance, low_balance, signed_amount, threshold_of
+from services.payment.domain import EntryKind, LowBalance, post, threshold_of
 from services.payment.models import Account, LedgerEntry, TeacherPolicy
 from shared.db import UnitOfWork
 from shared.events import BalanceUpdated, utcnow
@@ -57,15 +57,13 @@ async def append(uow: UnitOfWork, account: Account, kind: EntryKind, amount: int
                  now: datetime | None = None) -> LedgerEntry:
     """Append one entry to a locked account and move its balance; stage `balance.updated`."""
     now = now or utcnow()
-    delta = signed_amount(kind, amount)
-    account.balance += delta
-    account.updated_at = now
     policy = await policy_of(uow.session, account.teacher_id)
-    state = low_balance(account.balance, threshold_of(policy.low_balance_threshold, account.lesson_price),
-                        account.low_balance)
-    account.low_balance = state.low
+    posting = post(account.balance, account.low_balance, kind, amount,
+                   threshold_of(policy.low_balance_threshold, account.lesson_price))
+    account.balance, account.low_balance, account.updated_at = posting.balance, posting.low.low, now
+    state = posting.low
     entry = LedgerEntry(id=uuid.uuid4(), account_id=account.id, student_id=account.student_id,
-                        teacher_id=account.teacher_id, kind=kind.value, amount=delta, currency=account.currency,
+                        teacher_id=account.teacher_id, kind=kind.value, amount=posting.delta, currency=account.currency,
                         balance_after=account.balance, payment_id=payment_id, lesson_id=lesson_id,
                         actor_id=actor_id, reason=reason, created_at=now)
     uow.session.add(entry)
