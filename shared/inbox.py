@@ -54,9 +54,15 @@ class Handlers:
     def on(self, *event_types: str) -> Callable[[EventHandler], EventHandler]:
         def register(fn: EventHandler) -> EventHandler:
             for event_type in event_types:
+                self._refuse_a_second(event_type, fn)
                 self.by_type[event_type].append(fn)
             return fn
         return register
+
+    def _refuse_a_second(self, event_type: str, fn: Callable[..., Any]) -> None:
+        # the inbox marks an event done per handler name: a namesake would be skipped as done
+        if handler_name(fn) in self.names(event_type):
+            raise ValueError(f"two handlers of {event_type} are named {handler_name(fn)}")
 
     def on_batch(self, *event_types: str) -> Callable[[BatchHandler], BatchHandler]:
         """`fn(uow, events)` gets the new events of these types in a batch, in arrival order, at once.
@@ -64,6 +70,7 @@ class Handlers:
         enters each one in turn, so that what the loop emits and logs is caused by that event."""
         def register(fn: BatchHandler) -> BatchHandler:
             for event_type in event_types:
+                self._refuse_a_second(event_type, fn)
                 self.batch_by_type[event_type].append(fn)
             return fn
         return register

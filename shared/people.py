@@ -47,6 +47,7 @@ from shared.events import (
     TeacherLinked,
     TeacherUnlinked,
     UserCreated,
+    UserDeactivated,
     UserDeleted,
     UserUpdated,
     utcnow,
@@ -326,8 +327,8 @@ class People:
 
     # event handlers
     def subscribe(self, handlers: Handlers, *, owner: str) -> None:
-        """Keep the tables up to date from `user.*` events: created, updated, linked, unlinked and
-        deleted. `owner` (the service's handlers module) names the handlers, so that inbox rows
+        """Keep the tables up to date from `user.*` events: created, updated, linked, unlinked,
+        deactivated and deleted. `owner` (the service's handlers module) names the handlers, so that inbox rows
         are the service's own, as before the kit. A service's own work on the same events (a
         notice, erasing its own data) goes in handlers of its own, under other names."""
         for event_type, handler in self._handlers().items():
@@ -362,7 +363,13 @@ class People:
         async def on_user_deleted(uow: UnitOfWork, event: Event) -> None:
             await self.forget_user(uow.session, event.payload_as(UserDeleted).user_id)
 
+        async def mark_user_deactivated(uow: UnitOfWork, event: Event) -> None:
+            # only where the table keeps `active`; a reactivation comes as user.updated {"active": true}
+            if "active" in self.users.__table__.c:
+                await self.record_user(uow.session, event.payload_as(UserDeactivated).user_id,
+                                       {"active": False}, overwrite=True)
+
         return {"user.created": on_user_created, "user.updated": on_user_updated,
                 "user.teacher_linked": on_teacher_linked, "user.parent_linked": on_parent_linked,
                 "user.teacher_unlinked": on_teacher_unlinked, "user.parent_unlinked": on_parent_unlinked,
-                "user.deleted": on_user_deleted}
+                "user.deleted": on_user_deleted, "user.deactivated": mark_user_deactivated}

@@ -26,6 +26,7 @@ from shared.events import (
     StudentLevelUp,
     TeacherLinked,
     TelegramLinked,
+    UserDeactivated,
     UserDeleted,
 )
 from shared.inbox import Handlers
@@ -56,6 +57,10 @@ def _read_model(handlers: Handlers, deps: NotificationDeps) -> None:
     @handlers.on("user.deleted")
     async def erase_deleted_user(uow: UnitOfWork, event: Event) -> None:
         await readmodel.erase_user(uow.session, event.payload_as(UserDeleted).user_id)
+
+    @handlers.on("user.deactivated")
+    async def drop_deactivated_deliveries(uow: UnitOfWork, event: Event) -> None:
+        await readmodel.drop_pending_deliveries(uow.session, event.payload_as(UserDeactivated).user_id)
 
     @handlers.on("user.telegram_linked")
     async def on_telegram_linked(uow: UnitOfWork, event: Event) -> None:

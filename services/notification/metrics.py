@@ -16,3 +16,5 @@ REMINDERS = Counter("repitbot_lesson_reminders_total",
                     "Due lesson reminders by outcome (sent, stale, cancelled)", ["outcome"])
 DISPATCH_ERRORS = Counter("repitbot_notification_dispatch_errors_total",
                           "Dispatcher rounds that ended in an error")
+WITHHELD = Counter("repitbot_notifications_withheld_total",
+                   "Notifications not made because the account is deactivated", ["kind"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, Uuid, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.people import ParentLinkColumns, TeacherLinkColumns, UserColumns
@@ -23,6 +23,8 @@ class Contact(UserColumns, NotificationBase):
 
     email: Mapped[str | None] = mapped_column(String(320))
     telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    # false while an admin has the account switched off: nothing is sent to it
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class TeacherLink(TeacherLinkColumns, NotificationBase):

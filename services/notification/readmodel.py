@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notification.channels import Recipient
@@ -36,6 +36,12 @@ async def erase_user(session: AsyncSession, user_id: uuid.UUID) -> None:
     await session.execute(delete(Preference).where(Preference.user_id == user_id))
     await session.execute(delete(Delivery).where(Delivery.user_id == user_id))
     await session.execute(delete(Notification).where(Notification.user_id == user_id))
+
+
+async def drop_pending_deliveries(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """A deactivated account: what was queued for it is not sent (skipped, with the reason)."""
+    await session.execute(update(Delivery).where(Delivery.user_id == user_id, Delivery.status == "pending")
+                          .values(status="skipped", last_error="account deactivated"))
 
 
 async def payers_of(session: AsyncSession, student_id: uuid.UUID) -> list[uuid.UUID]:

@@ -27,7 +27,12 @@ async def notify(uow: UnitOfWork, deps: NotificationDeps, kind: str, user_ids: l
     now = now or deps.clock()
     data = jsonable(data)
     created = 0
+    switched_off = set(await uow.session.scalars(
+        select(Contact.id).where(Contact.id.in_(set(user_ids)), Contact.active.is_(False))))
     for user_id in dict.fromkeys(user_ids):
+        if user_id in switched_off:
+            metrics.WITHHELD.labels(kind).inc()
+            continue
         dedupe_key = f"{key}:{kind}:{user_id}"
         if await uow.session.scalar(select(Notification.id).where(Notification.dedupe_key == dedupe_key)):
             continue

@@ -3,11 +3,12 @@ account's tokens and calendar feeds stop working at once, in every service."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import register_and_login, settle
+from tests.e2e.conftest import link, register_and_login, settle
 from tests.e2e.security.conftest import PASSWORD, admin_account
 
 
@@ -125,3 +126,48 @@ async def test_other_services_forget_a_deleted_account(embedded):
     assert await name("lesson", lesson.KnownUser) == "Deleted user"
     assert await count("student", student_models.TeacherLink, student_models.TeacherLink.student_id == student_id) == 0
     assert await name("student", student_models.KnownUser) is None
+
+
+async def _cancelled_lesson(client, teacher, student) -> None:
+    starts_at = (datetime.now(UTC) + timedelta(days=3)).replace(hour=9, minute=0, second=0, microsecond=0)
+    created = await client.post("/api/v1/lessons", headers=teacher.headers, json={
+        "student_id": student.id, "subject": "Maths", "title": "Fractions", "starts_at": starts_at.isoformat(), "duration_minutes": 60})
+    assert created.status_code == 201, created.text
+    cancelled = await client.post(f"/api/v1/lessons/{created.json()['id']}/cancel", headers=teacher.headers,
+                                  json={"reason": "ill"})
+    assert cancelled.status_code == 200, cancelled.text
+    await settle(client)
+
+
+async def _kinds(client, account) -> list[str]:
+    inbox = await client.get("/api/v1/notifications", headers=account.headers)
+    assert inbox.status_code == 200, inbox.text
+    return [item["kind"] for item in inbox.json()["items"]]
+
+
+async def test_a_deactivated_account_is_sent_nothing_until_it_is_reactivated(embedded):
+    admin = await admin_account(embedded)
+    teacher = await register_and_login(embedded, "teacher")
+    student = await register_and_login(embedded, "student")
+    parent = await register_and_login(embedded, "parent")
+    await link(embedded, teacher, student)
+    code = (await embedded.post("/api/v1/students/me/parent-invites", headers=student.headers)).json()["code"]
+    assert (await embedded.post(f"/api/v1/invites/{code}/accept", headers=parent.headers)).status_code == 200
+    await settle(embedded)
+    assert (await embedded.post(f"/api/v1/users/{student.id}/deactivate", headers=admin.headers)).status_code == 200
+    await settle(embedded)
+
+    await _cancelled_lesson(embedded, teacher, student)
+    assert await _kinds(embedded, parent) == ["lesson_cancelled"]      # the same event reached the parent
+
+    assert (await embedded.post(f"/api/v1/users/{student.id}/reactivate", headers=admin.headers)).status_code == 200
+    await settle(embedded)
+    login = await embedded.post("/auth/login", json={"email": student.email, "password": "correct horse battery staple"})
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    before = (await embedded.get("/api/v1/notifications", headers=headers)).json()["items"]
+    assert "lesson_cancelled" not in [item["kind"] for item in before]
+
+    await _cancelled_lesson(embedded, teacher, student)
+    after = (await embedded.get("/api/v1/notifications", headers=headers)).json()["items"]
+    assert [item["kind"] for item in after].count("lesson_cancelled") == 1
+    assert await _kinds(embedded, parent) == ["lesson_cancelled", "lesson_cancelled"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from sqlalchemy import String, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
@@ -58,10 +59,20 @@ def test_the_internal_route_names_the_kind_and_both_people():
 def test_the_kit_handles_every_user_event_about_people_and_the_service_names_them():
     handlers = Handlers()
     people.subscribe(handlers, owner="services.somewhere.handlers")
-    assert sorted(handlers.by_type) == ["user.created", "user.deleted", "user.parent_linked",
+    assert sorted(handlers.by_type) == ["user.created", "user.deactivated", "user.deleted", "user.parent_linked",
                                         "user.parent_unlinked", "user.teacher_linked", "user.teacher_unlinked",
                                         "user.updated"]
     assert handlers.names("user.deleted") == ["services.somewhere.on_user_deleted"]
+
+
+def test_a_service_handler_may_not_share_a_name_with_one_of_the_kit_on_the_same_event():
+    handlers = Handlers()
+    people.subscribe(handlers, owner="services.somewhere.handlers")
+
+    async def on_user_deleted(uow, event) -> None: ...
+    on_user_deleted.__module__ = "services.somewhere.handlers"
+    with pytest.raises(ValueError, match=r"two handlers of user\.deleted"):
+        handlers.on("user.deleted")(on_user_deleted)
 
 
 async def _stored(run) -> tuple[list, list, list]:
