@@ -14,7 +14,6 @@ class PaymentSettings(Settings):
 
     # the provider of a top-up that names none; `demo` needs no account anywhere
     payment_default_provider: ProviderName = "demo"
-    payment_currency: str = Field("RUB", pattern=r"^[A-Z]{3}$")
     payment_provider_timeout_seconds: float = Field(15.0, gt=0)
     # where the payer comes back after paying at the provider
     payment_return_url: str = "http://127.0.0.1:8000/"
