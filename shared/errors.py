@@ -105,7 +105,7 @@ class ServiceUnavailable(DomainError):
 
 _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
            405: "Method not allowed", 409: "Conflict", 413: "Payload too large",
-           415: "Unsupported media type", 422: "Unprocessable content", 429: "Too many requests",
+           415: "Unsupported media type", 416: "Range not satisfiable", 422: "Unprocessable content", 429: "Too many requests",
            500: "Internal server error", 502: "Bad gateway", 503: "Service unavailable",
            504: "Gateway timeout"}
 

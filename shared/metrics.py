@@ -33,6 +33,12 @@ OUTBOX_BACKLOG = Gauge(
     "repitbot_outbox_backlog", "Outbox rows not yet published", ["service"])
 OUTBOX_OLDEST_AGE = Gauge(
     "repitbot_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", ["service"])
+FILES_STORED = Counter(
+    "repitbot_files_stored_total", "Files offered to storage, by outcome (created, existing, too_large, "
+    "refused_type, removed)", ["outcome"])
+FILE_BYTES_STORED = Counter("repitbot_file_bytes_stored_total", "Bytes of the files newly stored")
+FILE_DOWNLOADS = Counter(
+    "repitbot_file_downloads_total", "Stored files served, by status (200, 206, 304, 416)", ["status"])
 
 router = APIRouter()
 

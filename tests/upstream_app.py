@@ -5,6 +5,8 @@ Every path echoes the request as JSON, except:
   GET  .../_stats                how many requests this instance has seen (not counted)
   POST .../upload                multipart: the sha256 and size of each file, hashed as it streams
   GET  .../download?size=N       N deterministic bytes, streamed
+  POST .../store                 multipart: files saved (shared.uploads + shared.storage), their keys
+  GET, HEAD, DELETE .../files/K  the stored file K (shared.downloads: ranges, ETag), or its removal
   any  ...?status=S              answers with status S (&retry_after=N: with that Retry-After)
   any  ...?sleep=T               waits T seconds first
   any  ...?hold=K                waits (counted as seen) until .../_release?hold=K is asked
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import tempfile
 from collections import defaultdict
 from collections.abc import AsyncIterator
 
@@ -22,6 +25,11 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from shared.downloads import file_response
+from shared.errors import DomainError, problem
+from shared.storage import LocalStorage
+from shared.uploads import multipart_parts
 
 BLOCK = bytes(range(256)) * 256          # 64 KiB of a known pattern
 
@@ -40,6 +48,7 @@ def create_app() -> Starlette:
     name = os.environ.get("UPSTREAM_NAME", "upstream")
     seen = {"requests": 0}
     holds: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+    storage = LocalStorage(os.environ.get("UPSTREAM_FILES_DIR") or tempfile.mkdtemp(prefix="upstream-files-"))
 
     async def ready(_: Request) -> Response:
         return JSONResponse({"status": "ok", "checks": {}})
@@ -58,6 +67,10 @@ def create_app() -> Starlette:
             await asyncio.sleep(float(request.query_params["sleep"]))
         if path.endswith("/upload") and request.method == "POST":
             return await _upload(request, name)
+        if path.endswith("/store") and request.method == "POST":
+            return await _store(request, storage)
+        if "/files/" in path:
+            return await _file(request, storage, path.rsplit("/", 1)[-1])
         if path.endswith("/download"):
             size = int(request.query_params.get("size", "0"))
             return StreamingResponse(pattern(size), media_type="application/octet-stream")
@@ -70,8 +83,32 @@ def create_app() -> Starlette:
                             status_code=status, headers=_retry_after(request))
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-    return Starlette(routes=[Route("/health/ready", ready),
-                             Route("/{path:path}", anything, methods=methods)])
+    return Starlette(routes=[Route("/health/ready", ready), Route("/{path:path}", anything, methods=methods)],
+                     exception_handlers={DomainError: _problem})
+
+
+async def _problem(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return problem(exc.status, exc.detail or exc.title, headers=exc.headers)
+
+
+async def _store(request: Request, storage: LocalStorage) -> Response:
+    files, fields = [], {}
+    async with storage.batch() as batch:
+        async for part in multipart_parts(request, max_bytes=64 * 1024 * 1024):
+            if part.filename is None:
+                fields[part.name] = await part.text()
+                continue
+            stored = await batch.save(part.chunks(), max_bytes=60 * 1024 * 1024)
+            files.append({"filename": part.filename, "key": stored.key, "size": stored.size})
+    return JSONResponse({"files": files, "fields": fields}, status_code=201)
+
+
+async def _file(request: Request, storage: LocalStorage, key: str) -> Response:
+    if request.method == "DELETE":
+        return JSONResponse({"deleted": storage.delete(key)})
+    return await file_response(request, storage, key, content_type="application/octet-stream",
+                               filename=request.query_params.get("name", "file"), size=storage.size(key))
 
 
 async def _upload(request: Request, name: str) -> Response:

@@ -186,6 +186,43 @@ async def test_a_50_mb_upload_and_download_stream_through_with_flat_gateway_memo
     assert download_memory.growth < 15 * MB, f"gateway grew by {download_memory.growth / MB:.1f} MB"
 
 
+async def test_a_stored_file_goes_up_and_comes_back_by_ranges_through_the_gateway(gateway_mesh):
+    """The file kit behind the gateway: a 20 MB form part saved, then read back whole, by range,
+    by ETag and by HEAD, with the conditional headers and the 206/304/416 answers passed through
+    and the gateway's memory growing by a fraction of the file."""
+    headers = gateway_mesh.keys.headers(uuid.uuid4(), "teacher")
+    data = b"".join(_numbered_chunks(20))
+    key = hashlib.sha256(data).hexdigest()
+    url = f"/api/v1/materials/files/{key}"
+    async with client(gateway_mesh.gateway) as gw:
+        await gw.get("/api/v1/materials/warm-up", headers=headers)
+        with PeakMemory(gateway_mesh.gateway.pid) as memory:
+            stored = await gw.post("/api/v1/materials/store", headers=headers, data={"title": "Урок"},
+                                   files={"file": ("Урок 1.pdf", data, "application/octet-stream")})
+            async with gw.stream("GET", url, headers=headers, params={"name": "Урок 1.pdf"}) as whole:
+                digest = hashlib.sha256()
+                async for piece in whole.aiter_raw():
+                    digest.update(piece)
+        part = await gw.get(url, headers={**headers, "Range": "bytes=1048570-1048579", "If-Range": f'"{key}"'})
+        cached = await gw.get(url, headers={**headers, "If-None-Match": f'"{key}"'})
+        beyond = await gw.get(url, headers={**headers, "Range": f"bytes={len(data)}-"})
+        head = await gw.head(url, headers=headers)
+        await gw.delete(url, headers=headers)
+    assert stored.status_code == 201, stored.text
+    assert stored.json() == {"files": [{"filename": "Урок 1.pdf", "key": key, "size": 20 * MB}],
+                             "fields": {"title": "Урок"}}
+    assert whole.status_code == 200 and digest.hexdigest() == key
+    assert whole.headers["content-length"] == str(20 * MB) and whole.headers["etag"] == f'"{key}"'
+    assert whole.headers["content-disposition"].endswith("filename*=UTF-8''%D0%A3%D1%80%D0%BE%D0%BA%201.pdf")
+    assert memory.growth < 20 * MB * 0.5, f"gateway grew by {memory.growth / MB:.1f} MB"
+    assert part.status_code == 206 and part.content == data[1048570:1048580]
+    assert part.headers["content-range"] == f"bytes 1048570-1048579/{20 * MB}"
+    assert part.headers["accept-ranges"] == "bytes"
+    assert cached.status_code == 304 and cached.content == b""
+    assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{20 * MB}"
+    assert head.status_code == 200 and head.headers["content-length"] == str(20 * MB) and head.content == b""
+
+
 async def test_platform_health_shows_each_service_and_its_latency(gateway_mesh):
     async with client(gateway_mesh.gateway) as gw:
         health = await gw.get("/health")
