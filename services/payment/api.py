@@ -29,6 +29,7 @@ from services.payment.schemas import (
 from shared.addresses import client_address
 from shared.app import UowDep
 from shared.auth import CurrentUser, require_roles
+from shared.downloads import content_disposition
 from shared.events import utcnow
 from shared.idempotency import idempotency
 from shared.openapi import IsoDatetime
@@ -99,7 +100,7 @@ async def export_transactions(user: CurrentUser, uow: UowDep, student_id: uuid.U
     """The same entries as `/transactions` as a CSV file (at most 100,000 rows)."""
     lines = await views.entries_csv(uow, user, _filter(student_id, teacher_id, kind, since, before))
     return StreamingResponse(lines, media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": 'attachment; filename="transactions.csv"'})
+                             headers={"Content-Disposition": content_disposition("transactions.csv")})
 
 
 @router.get("/income", response_model=IncomePublic, dependencies=[TEACHER])
