@@ -99,7 +99,7 @@ operations = st.lists(st.one_of(
 ), max_size=60)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(ops=operations, threshold=st.integers(-10**6, 10**6))
 def test_any_sequence_of_operations_keeps_balance_equal_to_the_ledger_and_refunds_within_payments(ops, threshold):
     balance, low, ledger = 0, False, []
@@ -141,3 +141,16 @@ def _entry(op: tuple, payments: list[list[int]]) -> tuple[EntryKind | None, int]
         return None, 0
     payment[1] += amount
     return EntryKind.REFUND, amount
+
+
+async def test_a_yookassa_notification_from_outside_its_networks_is_refused_before_anything_is_asked():
+    from services.payment.providers.base import BadNotification
+    from services.payment.providers.yookassa import YooKassaProvider
+
+    provider = YooKassaProvider("1", "secret", "http://127.0.0.1:9/v3", timeout=1, networks=["185.71.76.0/27"])
+    body = b'{"type": "notification", "event": "payment.succeeded", "object": {"id": "p1"}}'
+    for source in ("203.0.113.7", None, "not-an-address"):
+        with pytest.raises(BadNotification):
+            await provider.notice(body, {}, source)
+    refund_notice = b'{"type": "notification", "event": "refund.succeeded", "object": {"id": "r1"}}'
+    assert await provider.notice(refund_notice, {}, "185.71.76.5") is None   # of no interest: nothing asked
