@@ -48,10 +48,12 @@ class StripeProvider:
         if event.type not in COMPLETED + FAILED:
             return None
         session = event.data.object.to_dict()
+        if event.type in COMPLETED and session.get("payment_status") not in ("paid", "no_payment_required"):
+            return None   # an asynchronous payment method: `async_payment_succeeded` follows
         amount = session.get("amount_total")
         currency = session.get("currency")
         return Notice(provider_payment_id=str(session.get("id")),
-                      paid=event.type in COMPLETED and session.get("payment_status") == "paid",
+                      paid=event.type in COMPLETED,
                       amount=amount if isinstance(amount, int) else None,
                       currency=currency.upper() if isinstance(currency, str) else None,
                       failed=event.type in FAILED)

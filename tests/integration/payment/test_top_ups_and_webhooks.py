@@ -94,6 +94,10 @@ async def test_stripe_webhooks_need_a_fresh_valid_signature(world, stripe_api: F
     payment = await top_up(world, student, 250_000, "stripe")
     session_id = await provider_id(world, payment["id"])
     assert payment["confirmation_url"].endswith(session_id)
+    unpaid = stripe_api.event(session_id)   # completed by an asynchronous method, not paid yet
+    waiting = await world.client.post(WEBHOOK.format("stripe"), content=unpaid,
+                                      headers={"Stripe-Signature": stripe_signature(unpaid)})
+    assert waiting.json() == {"status": "ignored"}
     stripe_api.pay(session_id)
     body = stripe_api.event(session_id)
     forged = stripe_signature(body, secret="whsec_someone_else")
