@@ -9,13 +9,18 @@ from services.dictionary.deps import DictionaryDeps
 from services.dictionary.handlers import dictionary_handlers
 from services.dictionary.models import DictionaryBase
 from services.dictionary.settings import DictionarySettings
+from services.dictionary.speech import Synthesiser
 from shared.app import ServiceContext, ServiceSpec, create_service_app
+from shared.people import close_directory, directory_for
 from shared.runtime import Runtime
 
 
 async def bootstrap(ctx: ServiceContext) -> DictionaryDeps:
     """The service's dependencies, built once when it starts."""
-    return DictionaryDeps(settings=cast(DictionarySettings, ctx.settings))
+    settings = cast(DictionarySettings, ctx.settings)
+    synthesiser = Synthesiser(settings.dictionary_espeak_path, settings.dictionary_opusenc_path,
+                              settings.dictionary_audio_timeout_seconds)
+    return DictionaryDeps(settings=settings, directory=directory_for(ctx), synthesiser=synthesiser)
 
 
 SPEC = ServiceSpec(
@@ -24,8 +29,9 @@ SPEC = ServiceSpec(
     versions_dir=Path(__file__).parent / "migrations" / "versions",
     settings_class=DictionarySettings,
     bootstrap=bootstrap,
-    routers=[api.router],
+    routers=[api.decks_router, api.cards_router],
     handlers=dictionary_handlers,
+    background=[close_directory],
 )
 
 

@@ -1,5 +1,5 @@
 """What the dictionary service's bootstrap hook (`app.bootstrap`) builds once, and the route dependency
-that hands it over. Collaborators that outlive a request (clients, caches, loaded rules) go here."""
+that hands it over."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,12 +8,16 @@ from typing import Annotated
 from fastapi import Depends
 
 from services.dictionary.settings import DictionarySettings
+from services.dictionary.speech import Synthesiser
 from shared.app import get_deps, get_settings
+from shared.people import Directory
 
 
 @dataclass(frozen=True)
 class DictionaryDeps:
     settings: DictionarySettings
+    directory: Directory          # asks the user service about a link not heard of yet
+    synthesiser: Synthesiser      # espeak-ng and opusenc, for pronunciations nobody uploaded
 
 
 DepsDep = Annotated[DictionaryDeps, Depends(get_deps)]
