@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     replay.add_argument("student_id", nargs="?", help="the student's id (or --all)")
     replay.add_argument("--all", action="store_true", help="every student with stored progress")
     replay.add_argument("--dry-run", action="store_true", help="only compare with the stored state")
+    analytics = sub.add_parser("analytics", help="the analytics service's read models")
+    analytics.add_argument("action", choices=("rebuild",), help="rebuild: empty them and replay the event store")
     dlq = sub.add_parser("dlq", help="dead-letter queues (RabbitMQ)")
     dlq.add_argument("action", choices=("list", "replay"))
     dlq.add_argument("service", choices=SERVICE_NAMES)
@@ -159,6 +161,12 @@ def _cmd_replay_student(args: argparse.Namespace) -> None:
         print(line)
     if not consistent:
         raise SystemExit(1)
+
+
+def _cmd_analytics(args: argparse.Namespace) -> None:
+    from services.analytics.commands import rebuild_command
+    _settings("analytics")
+    print(f"analytics: rebuilt the read models from {asyncio.run(rebuild_command())} stored events")
 
 
 def _cmd_dlq(args: argparse.Namespace) -> None:

@@ -101,6 +101,12 @@ def strong_etag(key: str) -> str:
     return f'"{key}"'
 
 
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """Whether a request's If-None-Match names this ETag, so that 304 is the answer (for answers
+    other than stored files, such as rendered charts)."""
+    return _matches(if_none_match, etag)
+
+
 def _matches(header: str, etag: str) -> bool:
     """If-None-Match: weak comparison (RFC 7232 §3.2), `*` matches any."""
     tags = [t.strip() for t in header.split(",")]

@@ -234,6 +234,18 @@ class HomeworkGraded(Payload):
     max_score: int
 
 
+@_event("homework.updated")
+class HomeworkUpdated(Payload):
+    """The teacher changed a homework (its due time, say); the payload is its state now."""
+
+    homework_id: uuid.UUID
+    teacher_id: uuid.UUID
+    student_id: uuid.UUID
+    title: str
+    due_at: datetime
+    max_score: int
+
+
 # --- payment ----------------------------------------------------------------------------
 @_event("payment.completed")
 class PaymentCompleted(Payload):

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared import context, metrics, tracing
+from shared.bus import topic_matches
 from shared.db import UnitOfWork
 from shared.events import Event, log_fields, utcnow
 from shared.sql import MessagingBase, insert_ignoring
@@ -79,9 +80,24 @@ class Handlers:
     def routing_keys(self) -> list[str]:
         return sorted({*self.by_type, *self.batch_by_type})
 
+    def handlers_of(self, event_type: str) -> list[EventHandler]:
+        """The per-event handlers of a type: registered under it, or under a topic pattern
+        (`#`, `lesson.*`) that matches it."""
+        return _matching(self.by_type, event_type)
+
+    def batch_handlers_of(self, event_type: str) -> list[BatchHandler]:
+        return _matching(self.batch_by_type, event_type)
+
     def names(self, event_type: str) -> list[str]:
-        return [handler_name(fn) for fn in (*self.by_type.get(event_type, ()),
-                                            *self.batch_by_type.get(event_type, ()))]
+        return [handler_name(fn) for fn in (*self.handlers_of(event_type), *self.batch_handlers_of(event_type))]
+
+
+def _matching(table: dict[str, list[Any]], event_type: str) -> list[Any]:
+    found = list(table.get(event_type, ()))
+    for pattern, fns in table.items():
+        if ("#" in pattern or "*" in pattern) and topic_matches(pattern, event_type):
+            found += [fn for fn in fns if fn not in found]
+    return found
 
 
 def handler_name(fn: Callable[..., Any]) -> str:
@@ -192,12 +208,12 @@ class Consumer:
                 batches: dict[BatchHandler, list[Event]] = {}
                 for event in events:
                     new = False
-                    for fn in self._handlers.by_type.get(event.type, ()):
+                    for fn in self._handlers.handlers_of(event.type):
                         if _take(claimed, event, fn):
                             new = True
                             context.enter(event)
                             await fn(uow, event)
-                    for fn in self._handlers.batch_by_type.get(event.type, ()):
+                    for fn in self._handlers.batch_handlers_of(event.type):
                         if _take(claimed, event, fn):
                             new = True
                             batches.setdefault(fn, []).append(event)

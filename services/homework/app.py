@@ -10,12 +10,13 @@ from services.homework.handlers import homework_handlers
 from services.homework.models import HomeworkBase
 from services.homework.settings import HomeworkSettings
 from shared.app import ServiceContext, ServiceSpec, create_service_app
+from shared.people import close_directory, directory_for
 from shared.runtime import Runtime
 
 
 async def bootstrap(ctx: ServiceContext) -> HomeworkDeps:
     """The service's dependencies, built once when it starts."""
-    return HomeworkDeps(settings=cast(HomeworkSettings, ctx.settings))
+    return HomeworkDeps(settings=cast(HomeworkSettings, ctx.settings), directory=directory_for(ctx))
 
 
 SPEC = ServiceSpec(
@@ -26,6 +27,7 @@ SPEC = ServiceSpec(
     bootstrap=bootstrap,
     routers=[api.router],
     handlers=homework_handlers,
+    background=[close_directory],
 )
 
 

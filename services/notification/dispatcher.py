@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from jinja2 import TemplateError
 from sqlalchemy import and_, or_, select
 
-from services.notification import metrics, reminders
+from services.notification import homework_reminders, metrics, reminders
 from services.notification.channels import DeliveryError, OutgoingMessage, Recipient
 from services.notification.deps import NotificationDeps
 from services.notification.domain import Preferences, hold_until, next_attempt_at, zone
@@ -67,6 +67,8 @@ class Dispatcher:
         report = DispatchReport()
         async with self._uow_factory() as uow:
             report.reminders = await reminders.send_due_reminders(
+                uow, self._deps, now, limit=self._settings.dispatch_batch_size)
+            report.reminders += await homework_reminders.send_due_homework_reminders(
                 uow, self._deps, now, limit=self._settings.dispatch_batch_size)
             await uow.commit()
         jobs = await self._claim(now, report)

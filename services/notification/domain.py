@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Kind = Literal[
     "lesson_reminder", "lesson_rescheduled", "lesson_cancelled", "lesson_completed",
-    "homework_assigned", "homework_submitted", "homework_graded",
+    "homework_assigned", "homework_submitted", "homework_graded", "homework_reminder",
     "payment_completed", "payment_refunded", "low_balance",
     "level_up", "achievement_earned", "material_uploaded", "link_created",
 ]

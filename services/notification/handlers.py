@@ -4,7 +4,7 @@ They only write rows (inbox items, deliveries due, reminders) in the inbox trans
 the dispatcher sends."""
 from __future__ import annotations
 
-from services.notification import notices, readmodel, reminders
+from services.notification import homework_reminders, notices, readmodel, reminders
 from services.notification.deps import NotificationDeps
 from services.notification.readmodel import people
 from shared.db import UnitOfWork
@@ -15,6 +15,7 @@ from shared.events import (
     HomeworkAssigned,
     HomeworkGraded,
     HomeworkSubmitted,
+    HomeworkUpdated,
     LessonCancelled,
     LessonCompleted,
     LessonRescheduled,
@@ -92,19 +93,35 @@ def _lessons(handlers: Handlers, deps: NotificationDeps) -> None:
         await notices.lesson_completed(uow, deps, event, p)
 
 
-def _notices(handlers: Handlers, deps: NotificationDeps) -> None:
-    """Events that become one notice each: homework, payments, progress, materials."""
+def _homework(handlers: Handlers, deps: NotificationDeps) -> None:
+    """The student is told of new homework and of a grade, and reminded before it is due
+    (`homework_reminders`); the teacher is told of each submission."""
     @handlers.on("homework.assigned")
     async def on_homework_assigned(uow: UnitOfWork, event: Event) -> None:
-        await notices.homework_assigned(uow, deps, event, event.payload_as(HomeworkAssigned))
+        p = event.payload_as(HomeworkAssigned)
+        await homework_reminders.homework_assigned(uow, deps, p)
+        await notices.homework_assigned(uow, deps, event, p)
+
+    @handlers.on("homework.updated")
+    async def on_homework_updated(uow: UnitOfWork, event: Event) -> None:
+        await homework_reminders.homework_updated(uow, deps, event.payload_as(HomeworkUpdated))
 
     @handlers.on("homework.submitted")
     async def on_homework_submitted(uow: UnitOfWork, event: Event) -> None:
-        await notices.homework_submitted(uow, deps, event, event.payload_as(HomeworkSubmitted))
+        p = event.payload_as(HomeworkSubmitted)
+        await homework_reminders.homework_closed(uow, p.homework_id, "submitted")
+        await notices.homework_submitted(uow, deps, event, p)
 
     @handlers.on("homework.graded")
     async def on_homework_graded(uow: UnitOfWork, event: Event) -> None:
-        await notices.homework_graded(uow, deps, event, event.payload_as(HomeworkGraded))
+        p = event.payload_as(HomeworkGraded)
+        await homework_reminders.homework_closed(uow, p.homework_id, "graded")
+        await notices.homework_graded(uow, deps, event, p)
+
+
+def _notices(handlers: Handlers, deps: NotificationDeps) -> None:
+    """Events that become one notice each: payments, progress, materials."""
+    _homework(handlers, deps)
 
     @handlers.on("payment.completed")
     async def on_payment_completed(uow: UnitOfWork, event: Event) -> None:

@@ -18,3 +18,5 @@ DISPATCH_ERRORS = Counter("repitbot_notification_dispatch_errors_total",
                           "Dispatcher rounds that ended in an error")
 WITHHELD = Counter("repitbot_notifications_withheld_total",
                    "Notifications not made because the account is deactivated", ["kind"])
+HOMEWORK_REMINDERS = Counter("repitbot_homework_reminders_total",
+                             "Due homework reminders by outcome (sent, stale, cancelled)", ["outcome"])

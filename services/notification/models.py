@@ -52,6 +52,11 @@ class Homework(NotificationBase):
 
     homework_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     title: Mapped[str] = mapped_column(String(300))
+    # known from homework.assigned (older rows have none): whom to remind, and by when
+    teacher_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    student_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    state: Mapped[str] = mapped_column(String(20), default="open", server_default="open")  # open|submitted|graded
 
 
 class BalanceMark(NotificationBase):
@@ -73,6 +78,19 @@ class Reminder(NotificationBase):
     lesson_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("lessons.lesson_id", ondelete="CASCADE"),
                                                  primary_key=True)
     offset_minutes: Mapped[int] = mapped_column(Integer, primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    state: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sent|stale|cancelled
+    handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class HomeworkReminder(NotificationBase):
+    """The reminder of one homework, `HOMEWORK_REMINDER_MINUTES` before it is due."""
+
+    __tablename__ = "homework_reminders"
+    __table_args__ = (Index("ix_homework_reminders_state_due_at", "state", "due_at"),)
+
+    homework_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("homework.homework_id", ondelete="CASCADE"), primary_key=True)
     due_at: Mapped[datetime] = mapped_column(UtcDateTime)
     state: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sent|stale|cancelled
     handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -59,7 +59,6 @@ async def lesson_rescheduled(uow: UnitOfWork, deps: NotificationDeps, event: Eve
 
 
 async def homework_assigned(uow: UnitOfWork, deps: NotificationDeps, event: Event, p: HomeworkAssigned) -> None:
-    await people.remember_homework(uow.session, p.homework_id, p.title)
     data = {"homework_id": p.homework_id, "title": p.title, "due_at": p.due_at,
             "teacher_name": await people.name_of(uow.session, p.teacher_id)}
     await notify(uow, deps, "homework_assigned", [p.student_id], data, key=str(event.id))

@@ -59,12 +59,6 @@ async def recipients(session: AsyncSession, user_ids: set[uuid.UUID]) -> dict[uu
                             timezone=c.timezone or DEFAULT_TIMEZONE) for c in rows}
 
 
-async def remember_homework(session: AsyncSession, homework_id: uuid.UUID, title: str) -> None:
-    statement = insert_for(session, Homework).values(homework_id=homework_id, title=title[:300])
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=[Homework.homework_id], set_={"title": title[:300]}))
-
-
 async def homework_title(session: AsyncSession, homework_id: uuid.UUID) -> str | None:
     return await session.scalar(select(Homework.title).where(Homework.homework_id == homework_id))
 

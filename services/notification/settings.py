@@ -22,6 +22,7 @@ class NotificationSettings(Settings):
 
     low_balance_threshold: int = 100_000  # minor units: 1000.00 RUB
     reminder_offsets_minutes: list[int] = Field(default_factory=lambda: [24 * 60, 60])
+    homework_reminder_minutes: int = Field(24 * 60, gt=0)   # before a homework is due, when nothing came in
 
     dispatch_interval_seconds: float = 1.0
     dispatch_batch_size: int = 100

@@ -22,7 +22,7 @@ class GatewayMesh:
 
 @pytest.fixture(scope="module")
 def gateway_mesh(servers, request) -> Iterator[GatewayMesh]:
-    """Two gateways (default rate limit; a 10 s breaker recovery) in front of stand-in upstreams:
+    """Two gateways (default rate limit; a 15 s breaker recovery, room for a slow restart) in front of stand-in upstreams:
     dictionary (1 instance), material (1), notification (2), homework (1)."""
     keys = TestKeys()
     failed_before = request.session.testsfailed
@@ -30,7 +30,7 @@ def gateway_mesh(servers, request) -> Iterator[GatewayMesh]:
     try:
         for name, count in {"dictionary": 1, "material": 1, "notification": 2, "homework": 1}.items():
             mesh.start_app(name, STAND_IN, instances=count)
-        env = {"CIRCUIT_BREAKER_RECOVERY_TIMEOUT": "10", "UPSTREAM_EJECTION_SECONDS": "5",
+        env = {"CIRCUIT_BREAKER_RECOVERY_TIMEOUT": "15", "UPSTREAM_EJECTION_SECONDS": "5",
                "HEALTH_TIMEOUT": "0.5"}
         first, second = mesh.start_gateway(env=env), mesh.start_gateway(env=env)
         yield GatewayMesh(mesh, keys, first, second)

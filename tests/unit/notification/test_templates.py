@@ -21,6 +21,7 @@ SAMPLES = {
                            "submitted_at": "2026-03-11T18:00:00+00:00", "on_time": True},
     "homework_graded": {"homework_id": uuid.uuid4(), "title": "Exercises 1-5", "score": 8, "max_score": 10,
                         "feedback": "Good"},
+    "homework_reminder": {"homework_id": uuid.uuid4(), "title": "Exercises 1-5", "due_at": "2026-03-12T18:00:00+00:00"},
     "payment_completed": {"amount": 150_000, "currency": "RUB", "student_id": STUDENT, "student_name": "Ivan"},
     "payment_refunded": {"amount": 50_000, "currency": "RUB", "student_id": STUDENT, "student_name": "Ivan"},
     "low_balance": {"balance": -30_000, "currency": "RUB", "threshold": 100_000, "student_id": STUDENT,
