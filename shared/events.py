@@ -255,6 +255,7 @@ class PaymentCompleted(Payload):
     amount: int
     currency: str = "RUB"
     provider: str
+    teacher_id: uuid.UUID | None = None   # the account's teacher: money paid to one tutor stays theirs
 
 
 @_event("payment.refunded")
@@ -263,6 +264,7 @@ class PaymentRefunded(Payload):
     student_id: uuid.UUID
     amount: int
     currency: str = "RUB"
+    teacher_id: uuid.UUID | None = None
 
 
 @_event("balance.updated")
@@ -272,6 +274,13 @@ class BalanceUpdated(Payload):
     currency: str = "RUB"
     reason: str
     transaction_id: uuid.UUID
+    # the account (one per student and teacher) and its low-balance state after this entry;
+    # `low_balance_crossed` is true once per crossing under the teacher's `threshold`
+    teacher_id: uuid.UUID | None = None
+    account_id: uuid.UUID | None = None
+    low_balance: bool | None = None
+    low_balance_crossed: bool | None = None
+    threshold: int | None = None
 
 
 # --- student ----------------------------------------------------------------------------

@@ -91,15 +91,22 @@ async def payment_refunded(uow: UnitOfWork, deps: NotificationDeps, event: Event
 
 
 async def balance_updated(uow: UnitOfWork, deps: NotificationDeps, event: Event, p: BalanceUpdated) -> None:
-    """Low balance: the payer and the student's teachers, when it went down under the threshold."""
-    threshold = deps.settings.low_balance_threshold
-    previous = await people.swap_balance(uow.session, p.student_id, p.balance)
-    if not is_low_balance_alert(p.balance, previous, threshold):
-        return
-    told = [*await people.payers_of(uow.session, p.student_id),
-            *await people.teachers_of(uow.session, p.student_id)]
+    """Low balance: the payer and the teacher, once per crossing under the threshold."""
+    if p.low_balance_crossed is not None:
+        # the payment service keeps each account's flag and its teacher's threshold: it says when
+        if not p.low_balance_crossed:
+            return
+        threshold = p.threshold if p.threshold is not None else deps.settings.low_balance_threshold
+        teachers = [p.teacher_id] if p.teacher_id else await people.teachers_of(uow.session, p.student_id)
+    else:   # an event without the account's state: the balance's own history decides
+        threshold = deps.settings.low_balance_threshold
+        previous = await people.swap_balance(uow.session, p.student_id, p.balance)
+        if not is_low_balance_alert(p.balance, previous, threshold):
+            return
+        teachers = await people.teachers_of(uow.session, p.student_id)
+    told = [*await people.payers_of(uow.session, p.student_id), *teachers]
     data = {"balance": p.balance, "currency": p.currency, "threshold": threshold, "student_id": p.student_id,
-            "student_name": await people.name_of(uow.session, p.student_id)}
+            "student_name": await people.name_of(uow.session, p.student_id), "teacher_id": p.teacher_id}
     await notify(uow, deps, "low_balance", told, data, key=str(event.id))
 
 

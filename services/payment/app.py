@@ -8,14 +8,17 @@ from services.payment import api
 from services.payment.deps import PaymentDeps
 from services.payment.handlers import payment_handlers
 from services.payment.models import PaymentBase
+from services.payment.providers import build_providers
 from services.payment.settings import PaymentSettings
 from shared.app import ServiceContext, ServiceSpec, create_service_app
+from shared.people import close_directory, directory_for
 from shared.runtime import Runtime
 
 
 async def bootstrap(ctx: ServiceContext) -> PaymentDeps:
     """The service's dependencies, built once when it starts."""
-    return PaymentDeps(settings=cast(PaymentSettings, ctx.settings))
+    settings = cast(PaymentSettings, ctx.settings)
+    return PaymentDeps(settings=settings, directory=directory_for(ctx), providers=build_providers(settings))
 
 
 SPEC = ServiceSpec(
@@ -26,6 +29,7 @@ SPEC = ServiceSpec(
     bootstrap=bootstrap,
     routers=[api.router],
     handlers=payment_handlers,
+    background=[close_directory],
 )
 
 

@@ -34,3 +34,5 @@ def test_public_paths_are_exactly_the_documented_ones():
     assert routes.is_public("POST", "/api/v1/payments/webhooks/yookassa")
     assert not routes.is_public("POST", "/auth/logout") and not routes.is_public("GET", "/auth/me")
     assert not routes.is_public("POST", "/api/v1/payments/webhooks/a/b")
+    assert routes.is_public("GET", "/api/v1/payments/demo/5f0c2b7e-8a41-4c36-9d1e-2b7a6c3f9e10")
+    assert not routes.is_public("POST", "/api/v1/payments/demo/5f0c2b7e-8a41-4c36-9d1e-2b7a6c3f9e10")

@@ -94,3 +94,12 @@ def test_a_lesson_without_a_known_name_still_reads_well():
                      "cancelled_by_name": None, "reason": ""})
     rendered = renderer.render("lesson_cancelled", data, locale="en", timezone="UTC")
     assert rendered.text == "The lesson on 10 Mar 2026 at 10:00 has been cancelled."
+
+
+def test_the_teacher_is_told_of_a_low_balance_against_their_own_threshold():
+    teacher = uuid.uuid4()
+    data = jsonable({**SAMPLES["low_balance"], "teacher_id": teacher})
+    text = renderer.render("low_balance", data, locale="en", timezone=None, recipient_id=teacher).text
+    assert "Ivan with you is -300.00 RUB, which is a debt: below your threshold of 1,000.00 RUB" in text
+    parent = renderer.render("low_balance", data, locale="ru", timezone=None, recipient_id=uuid.uuid4()).text
+    assert "Пополните" in parent
