@@ -315,3 +315,20 @@ async def test_homework_assigned_submitted_with_a_photo_and_a_text_and_graded_in
     assert [c.files.get("photo") for c in forwarded] == [photo]                  # the student's photo, as sent
     teacher_chat.tap(grade, "90")
     await eventually(lambda: grade.text.startswith("Оценено: Упражнения 1-10, 90/100"))
+
+
+async def test_a_parent_sees_the_childs_balance_and_gets_a_top_up_link(bot_platform):
+    teacher, student = await teacher_and_student(bot_platform)
+    parent = await bot_platform.account("parent", "Ольга Смирнова")
+    invite = await bot_platform.client.post("/api/v1/students/me/parent-invites", headers=student.headers)
+    accepted = await bot_platform.client.post(f"/api/v1/invites/{invite.json()['code']}/accept",
+                                              headers=parent.headers)
+    assert accepted.status_code == 200, accepted.text
+    await settle(bot_platform.client)
+    chat = await bot_platform.linked_chat(parent)
+    balance = await chat.ask("/balance", "Анна Смирнова")
+    assert "баланс" in balance.text
+    mark = bot_platform.telegram.last_id()
+    chat.tap(balance, "+1000")
+    link = await chat.reply("Оплатить:", after=mark)
+    assert "http" in link.text
