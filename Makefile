@@ -7,7 +7,7 @@ UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv run test test-unit lint lock bench mesh clean
+.PHONY: venv run test test-unit lint lock bench mesh clean bot-locales
 
 venv: $(STAMP)
 
@@ -40,6 +40,12 @@ lock: venv
 
 bench: venv
 	$(PY) -m bench.bus && $(PY) -m bench.gateway && $(PY) -m bench.logins && $(PY) -m bench.links
+
+# the bot's messages: extract new ones into the .po files (translate them there), compile the .mo
+bot-locales: venv
+	$(VENV)/bin/pybabel extract -F telegram_bot/babel.cfg -k _ -k __ --no-location --sort-output \
+	    --project=RepitBot -o telegram_bot/locales/bot.pot telegram_bot
+	$(PY) -m telegram_bot.catalogs update
 
 mesh: venv
 	$(VENV)/bin/repitbot mesh

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from slowapi.errors import RateLimitExceeded
 from starlette.middleware.cors import CORSMiddleware
 
-from api_gateway import api, proxy, ratelimit
+from api_gateway import api, proxy, ratelimit, telegram
 from api_gateway.breakers import Clock
 from api_gateway.gateway import Gateway
 from api_gateway.settings import GatewaySettings
@@ -69,6 +69,7 @@ def create_app(settings: GatewaySettings | None = None, runtime: Runtime | None 
                                               strict=general(strict(proxy.forward_auth))))
     app.include_router(health.router)
     app.include_router(api.router)
+    app.include_router(telegram.router)
     app.include_router(docs.router)
     app.include_router(metrics.router)          # /metrics, as on every process
     tracing.instrument_app(app, "gateway")

@@ -32,6 +32,8 @@ PUBLIC: list[tuple[str | None, re.Pattern[str]]] = [
     ("POST", re.compile(r"/auth/(register|login|refresh)")),
     (None, re.compile(r"/\.well-known/jwks\.json")),
     ("POST", re.compile(r"/api/v1/payments/webhooks/[^/]+")),
+    # the Telegram bot's own calls: the user service checks X-Bot-Token (and the chat key)
+    ("POST", re.compile(r"/api/v1/telegram/(link|token|unlink)")),
     # the demo provider's confirmation page, authorised by the signature in its link
     ("GET", re.compile(r"/api/v1/payments/demo/[^/]+")),
     # calendar apps fetch the feed with a revocable feed token the lesson service checks

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import field_validator
+from pydantic import SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from shared.settings import Settings
@@ -37,6 +37,10 @@ class GatewaySettings(Settings):
     openapi_cache_seconds: float = 30.0
 
     cors_origins: Annotated[list[str], NoDecode] = LOCAL_ORIGINS
+
+    # the Telegram bot in webhook mode: /telegram/webhook is checked and forwarded to it
+    bot_webhook_secret: SecretStr | None = None
+    bot_webhook_upstream: str = "http://127.0.0.1:8010"
 
     @field_validator("cors_origins", mode="before")
     @classmethod

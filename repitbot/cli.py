@@ -22,8 +22,8 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=GATEWAY_PORT)
     run.add_argument("--no-seed", action="store_true", help="do not seed the demo data")
-    serve = sub.add_parser("serve", help="mesh mode: one service (or the gateway) as its own process")
-    serve.add_argument("process", choices=("gateway", *SERVICE_NAMES))
+    serve = sub.add_parser("serve", help="mesh mode: one service (or the gateway, or the bot) as its own process")
+    serve.add_argument("process", choices=("gateway", "bot", *SERVICE_NAMES))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int, default=1)
@@ -80,12 +80,23 @@ def _cmd_run(args: argparse.Namespace) -> None:
 def _cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
     os.environ.setdefault("REPITBOT_MODE", "mesh")
+    if args.process == "bot":
+        _serve_bot(args)
+        return
     _settings(*([] if args.process == "gateway" else [args.process]))
     port = args.port or (GATEWAY_PORT if args.process == "gateway" else SERVICE_PORTS[args.process])
     target = ("api_gateway.app:create_app" if args.process == "gateway"
               else f"services.{args.process}.app:create_app")
     uvicorn.run(target, factory=True, host=args.host, port=port, workers=args.workers,
                 log_config=None, access_log=False, **UVICORN_PROXY_OPTIONS)
+
+
+def _serve_bot(args: argparse.Namespace) -> None:
+    from telegram_bot.app import serve
+    from telegram_bot.settings import BotSettings
+    _settings()
+    settings = BotSettings(**({"bot_webhook_port": args.port} if args.port else {}))
+    asyncio.run(serve(settings))
 
 
 def _cmd_mesh(args: argparse.Namespace) -> None:

@@ -40,6 +40,7 @@ def create_embedded_app(settings: Settings, *, seed: bool = True, host: str = "1
             await stack.enter_async_context(gateway_lifespan(app))
             stack.callback(tracing.shutdown)
             stack.push_async_callback(runtime.close)
+            await _start_bot(stack, settings, gateway)
             if seed:
                 from services.user.seed import seed_demo
                 lines = await seed_demo(services["user"].state.uow_factory, services["user"].state.deps.passwords)
@@ -51,6 +52,22 @@ def create_embedded_app(settings: Settings, *, seed: bool = True, host: str = "1
     gateway.state.service_apps = services
     gateway.state.runtime = runtime
     return gateway
+
+
+async def _start_bot(stack: contextlib.AsyncExitStack, settings: Settings, gateway: FastAPI) -> None:
+    """The Telegram bot in long polling, calling the gateway in-process, when BOT_TOKEN is set."""
+    if not (settings.bot_token and settings.bot_token.get_secret_value()):
+        log.info("BOT_TOKEN is not set: the Telegram bot is not started")
+        return
+    from shared.redis_factory import make_redis
+    from telegram_bot.app import build_bot, polling_in_background
+    from telegram_bot.settings import BotSettings
+
+    bot_settings = BotSettings(**{name: getattr(settings, name) for name in Settings.model_fields})
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(gateway), base_url="http://gateway",
+                             timeout=bot_settings.bot_timeout_seconds)
+    await stack.enter_async_context(polling_in_background(build_bot(bot_settings, http, make_redis(None))))
+    log.info("the Telegram bot is polling %s", bot_settings.telegram_api_base)
 
 
 def _banner(host: str, port: int, accounts: list[str]) -> None:

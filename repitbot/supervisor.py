@@ -30,13 +30,29 @@ class Program:
 
 
 def programs(settings: Settings, names: list[str] | None = None, *, gateway_port: int = GATEWAY_PORT) -> list[Program]:
-    """The processes to run: each service on the port of its first URL, then the gateway."""
-    chosen = names or [*SERVICE_NAMES, "gateway"]
-    unknown = [n for n in chosen if n != "gateway" and n not in SERVICE_NAMES]
+    """The processes to run: each service on the port of its first URL, then the gateway, then the
+    Telegram bot when BOT_TOKEN is set (said on stderr when it is not)."""
+    chosen = names or [*SERVICE_NAMES, "gateway", *(["bot"] if _bot_configured(settings) else [])]
+    unknown = [n for n in chosen if n not in ("gateway", "bot") and n not in SERVICE_NAMES]
     if unknown:
-        raise SystemExit(f"unknown process {', '.join(unknown)}; one of: gateway, {', '.join(SERVICE_NAMES)}")
-    return [Program(name, gateway_port if name == "gateway" else _port_of(settings.urls_of(name)[0]))
-            for name in chosen]
+        raise SystemExit(f"unknown process {', '.join(unknown)}; one of: gateway, bot, {', '.join(SERVICE_NAMES)}")
+    return [Program(name, _port(settings, name, gateway_port)) for name in chosen]
+
+
+def _bot_configured(settings: Settings) -> bool:
+    if settings.bot_token and settings.bot_token.get_secret_value():
+        return True
+    print("repitbot: BOT_TOKEN is not set: the Telegram bot is not started", file=sys.stderr, flush=True)
+    return False
+
+
+def _port(settings: Settings, name: str, gateway_port: int) -> int:
+    if name == "gateway":
+        return gateway_port
+    if name == "bot":    # its webhook server's port (unused in long polling)
+        from telegram_bot.settings import BotSettings
+        return BotSettings().bot_webhook_port
+    return _port_of(settings.urls_of(name)[0])
 
 
 def _port_of(url: str) -> int:

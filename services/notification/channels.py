@@ -34,6 +34,7 @@ class OutgoingMessage:
     title: str
     text: str
     html: str
+    button: tuple[str, str] | None = None   # (label, callback data) under a Telegram message
 
 
 class DeliveryError(Exception):
@@ -108,9 +109,12 @@ class TelegramChannel:
 
     async def send(self, address: str, message: OutgoingMessage) -> None:
         text = f"{message.title}\n\n{message.text}"[:TELEGRAM_MAX_TEXT]
+        payload: dict = {"chat_id": int(address), "text": text, "disable_web_page_preview": True}
+        if message.button:
+            label, data = message.button
+            payload["reply_markup"] = {"inline_keyboard": [[{"text": label, "callback_data": data}]]}
         try:
-            response = await self._client.post(self._url, json={
-                "chat_id": int(address), "text": text, "disable_web_page_preview": True})
+            response = await self._client.post(self._url, json=payload)
         except httpx.HTTPError as exc:
             raise DeliveryError(self._scrub(f"Telegram unreachable: {type(exc).__name__}: {exc}")) from exc
         try:

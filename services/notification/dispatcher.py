@@ -130,7 +130,7 @@ class Dispatcher:
         delivery.status = "sending"
         delivery.lease_until = now + timedelta(seconds=self._settings.delivery_lease_seconds)
         return Job(delivery.id, delivery.attempts, delivery.channel, address,
-                   OutgoingMessage(rendered.title, rendered.text, rendered.html))
+                   OutgoingMessage(rendered.title, rendered.text, rendered.html, rendered.button))
 
     async def _send(self, job: Job) -> DeliveryError | None:
         timeout = self._settings.delivery_lease_seconds / 2

@@ -29,6 +29,7 @@ from shared.events import (
     TelegramLinked,
     UserDeactivated,
     UserDeleted,
+    UserUpdated,
 )
 from shared.inbox import Handlers
 
@@ -67,6 +68,14 @@ def _read_model(handlers: Handlers, deps: NotificationDeps) -> None:
     async def on_telegram_linked(uow: UnitOfWork, event: Event) -> None:
         p = event.payload_as(TelegramLinked)
         await readmodel.link_telegram(uow.session, p.user_id, p.telegram_chat_id)
+
+    @handlers.on("user.updated")
+    async def forget_unlinked_chat(uow: UnitOfWork, event: Event) -> None:
+        """A chat unlinked (the bot's /logout, a blocked bot, the chat moved to another account)
+        is sent nothing more."""
+        p = event.payload_as(UserUpdated)
+        if p.changed.get("telegram_linked") is False:
+            await readmodel.unlink_telegram(uow.session, p.user_id)
 
 
 def _lessons(handlers: Handlers, deps: NotificationDeps) -> None:

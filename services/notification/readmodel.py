@@ -30,6 +30,10 @@ async def link_telegram(session: AsyncSession, user_id: uuid.UUID, chat_id: int)
     await people.record_user(session, user_id, {"telegram_chat_id": chat_id}, overwrite=True)
 
 
+async def unlink_telegram(session: AsyncSession, user_id: uuid.UUID) -> None:
+    await session.execute(update(Contact).where(Contact.id == user_id).values(telegram_chat_id=None))
+
+
 async def erase_user(session: AsyncSession, user_id: uuid.UUID) -> None:
     """A deleted account, beyond the read model of people (which erases its contact data and
     links): its preferences, notices and pending deliveries go (docs/security.md)."""

@@ -28,6 +28,8 @@ class Rendered:
     title: str
     text: str
     html: str
+    # a template's optional `button` block, "label|callback data": a button the bot answers
+    button: tuple[str, str] | None = None
 
 
 def _as_datetime(value: datetime | str) -> datetime:
@@ -72,8 +74,11 @@ class Renderer:
         title = re.sub(r"[ \t\r\n]+", " ", _block(text, "subject", context)).strip()  # one line, NBSPs kept
         body = _block(text, "body", context).strip()
         html = self._env.select_template([f"{language}/{kind}.html.j2", f"{language}/_layout.html.j2"])
+        button = _block(text, "button", context).strip() if "button" in text.blocks else ""
+        label, _, data = button.partition("|")
         return Rendered(title=title, text=body,
-                        html=html.render({**context, "subject_line": title, "plain_text": body}))
+                        html=html.render({**context, "subject_line": title, "plain_text": body}),
+                        button=(label.strip(), data.strip()) if label.strip() and data.strip() else None)
 
 
 def _block(template: Template, name: str, context: dict[str, Any]) -> str:

@@ -207,16 +207,17 @@ async def create_telegram_link(user: CurrentUser, uow: UowDep, settings: Setting
                               telegram_url=f"https://t.me/{settings.bot_username}?start={token}")
 
 
-async def _bot_only(settings: SettingsDep, x_bot_token: Annotated[str | None, Header()] = None) -> None:
+async def bot_only(settings: SettingsDep, x_bot_token: Annotated[str | None, Header()] = None) -> None:
     expected = settings.bot_token.get_secret_value() if settings.bot_token else ""
     if not expected or not x_bot_token or not hmac.compare_digest(x_bot_token.encode(), expected.encode()):
         raise Unauthorized("This endpoint is for the Telegram bot (X-Bot-Token)")
 
 
-@links_router.post("/telegram/link", response_model=TelegramLinked, dependencies=[Depends(_bot_only)],
+@links_router.post("/telegram/link", response_model=TelegramLinked, dependencies=[Depends(bot_only)],
                    responses=problems(401, 404, 409, 422))
 async def link_telegram(body: TelegramLinkRequest, uow: UowDep) -> TelegramLinked:
-    """For the bot (header `X-Bot-Token`): link the chat to the account of a one-time link token."""
-    user = await links.link_telegram(uow, token=body.token, chat_id=body.telegram_chat_id)
+    """For the bot (header `X-Bot-Token`): link the chat to the account of a one-time link token.
+    The answer's `chat_key` is what the bot shows, with its secret, for the chat's access tokens."""
+    user, chat_key = await links.link_telegram(uow, token=body.token, chat_id=body.telegram_chat_id)
     return TelegramLinked(user_id=user.id, full_name=user.full_name, role=user.role,  # type: ignore[arg-type]
-                          telegram_chat_id=body.telegram_chat_id)
+                          telegram_chat_id=body.telegram_chat_id, chat_key=chat_key)

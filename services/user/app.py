@@ -8,7 +8,7 @@ from typing import cast
 
 from fastapi import FastAPI
 
-from services.user import account_routes, api, directory, link_routes, service
+from services.user import account_routes, api, bot_routes, directory, link_routes, service
 from services.user.deps import UserDeps
 from services.user.keys import KeyMaterial, Keyring, Tokens
 from services.user.models import UserBase
@@ -89,7 +89,7 @@ SPEC = ServiceSpec(
     versions_dir=Path(__file__).parent / "migrations" / "versions",
     settings_class=UserSettings,
     bootstrap=bootstrap,
-    routers=[*api.routers, link_routes.router, account_routes.router, directory.router],
+    routers=[*api.routers, link_routes.router, account_routes.router, bot_routes.router, directory.router],
     background=[purge_expired],
     teardown=teardown,
     key_source=own_keys,

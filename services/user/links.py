@@ -167,8 +167,9 @@ async def create_telegram_link(uow: UnitOfWork, user: Principal, *, ttl: timedel
     return token, now + ttl
 
 
-async def link_telegram(uow: UnitOfWork, *, token: str, chat_id: int) -> User:
-    """Link the token's user to a Telegram chat (moved from any other account); the token is spent."""
+async def link_telegram(uow: UnitOfWork, *, token: str, chat_id: int) -> tuple[User, str]:
+    """Link the token's user to a Telegram chat (moved from any other account); the token is spent.
+    Returns the user and a new chat key, which only the bot learns (its hash is kept)."""
     now = utcnow()
     async with uow:
         row = await uow.session.get(TelegramLinkToken, domain.secret_hash(token))
@@ -184,17 +185,19 @@ async def link_telegram(uow: UnitOfWork, *, token: str, chat_id: int) -> User:
             await _release_chat(uow, chat_id)
             user.telegram_chat_id = chat_id
             uow.emit(TelegramLinked(user_id=user.id, telegram_chat_id=chat_id))
+        chat_key = domain.new_secret(32)
+        user.telegram_key_hash = domain.secret_hash(chat_key)
         try:
             await uow.commit()
         except IntegrityError as exc:
             raise Conflict("This chat was linked by another request at the same moment; try again") from exc
     LINKS.labels("telegram").inc()
-    return user
+    return user, chat_key
 
 
 async def _release_chat(uow: UnitOfWork, chat_id: int) -> None:
     previous = await uow.session.scalar(select(User).where(User.telegram_chat_id == chat_id))
     if previous is not None:
-        previous.telegram_chat_id = None
+        previous.telegram_chat_id = previous.telegram_key_hash = None
         uow.emit(UserUpdated(user_id=previous.id, changed={"telegram_linked": False}))
         await uow.session.flush()

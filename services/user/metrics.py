@@ -15,3 +15,5 @@ PASSWORD_HASHING_WAITING = Gauge("repitbot_user_password_hashing_waiting",
                                  "Password hashes waiting for a hashing thread")
 PASSWORD_HASHING_REFUSED = Counter("repitbot_user_password_hashing_refused_total",
                                    "Logins and registrations refused with 503: too many hashes waiting")
+BOT_SESSIONS = Counter("repitbot_user_bot_sessions_total",
+                       "The bot's calls for a linked chat, by outcome (issued, refused, unlinked)", ["outcome"])

@@ -48,6 +48,9 @@ class User(UserBase):
     avatar_key: Mapped[str | None] = mapped_column(String(64))
     avatar_content_type: Mapped[str | None] = mapped_column(String(100))
     telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # sha256 of the chat key the bot got when the chat was linked: with the bot's secret, it is
+    # what the bot shows to get an access token for this chat (a chat id alone is worth nothing)
+    telegram_key_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

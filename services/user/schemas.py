@@ -193,6 +193,28 @@ class TelegramLinked(BaseModel):
     full_name: str
     role: Role
     telegram_chat_id: int
+    chat_key: str = Field(description="the bot keeps it: with the bot's secret it buys access tokens for "
+                                      "this chat (POST /api/v1/telegram/token); shown once")
+
+
+class TelegramChat(BaseModel):
+    """A linked chat as the bot proves it: its id and the key it got when the chat was linked."""
+
+    telegram_chat_id: int = Field(ge=-(2**63), lt=2**63)
+    chat_key: str = Field(min_length=1, max_length=200)
+
+
+class BotSession(BaseModel):
+    """A short-lived access token for the user of a linked chat, and what the bot shows them by."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    user_id: uuid.UUID
+    full_name: str
+    role: Role
+    locale: str
+    timezone: str
 
 
 class JWKS(BaseModel):

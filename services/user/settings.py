@@ -15,6 +15,7 @@ class UserSettings(Settings):
     login_backoff_max_seconds: int = 300
     invite_ttl_hours: int = 168
     telegram_link_ttl_minutes: int = 10
+    bot_access_token_minutes: int = Field(5, ge=1, le=60)   # the bot's access tokens for a linked chat
     avatar_max_bytes: int = 5 * 1024 * 1024
     signing_key_cache_seconds: float = 30.0
     # Argon2id: OWASP's first recommendation (19 MiB, 2 passes, 1 lane); see docs/benchmarks.md

@@ -10,6 +10,7 @@ import pytest
 
 from api_gateway.settings import GatewaySettings
 from shared.settings import SERVICE_NAMES, Settings
+from telegram_bot.settings import BotSettings
 
 EXAMPLE = Path(__file__).resolve().parents[3] / ".env.example"
 
@@ -26,7 +27,7 @@ def in_dir_with_env(tmp_path, monkeypatch) -> Path:
 
 
 def _settings_classes() -> list[type[Settings]]:
-    classes: list[type[Settings]] = [Settings, GatewaySettings]
+    classes: list[type[Settings]] = [Settings, GatewaySettings, BotSettings]
     for service in SERVICE_NAMES:
         module = importlib.import_module(f"services.{service}.settings")
         classes += [c for c in vars(module).values()

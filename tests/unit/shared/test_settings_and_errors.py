@@ -62,7 +62,8 @@ def test_env_example_names_every_setting_of_every_process():
     root = Path(__file__).resolve().parents[3]
     named = {line.lstrip("# ").split("=", 1)[0] for line in (root / ".env.example").read_text().splitlines()
              if "=" in line}
-    classes = [Settings, importlib.import_module("api_gateway.settings").GatewaySettings]
+    classes = [Settings, importlib.import_module("api_gateway.settings").GatewaySettings,
+               importlib.import_module("telegram_bot.settings").BotSettings]
     for service in SERVICE_NAMES:
         module = importlib.import_module(f"services.{service}.settings")
         classes += [cls for cls in vars(module).values()
