@@ -58,7 +58,8 @@ def build_bot(settings: BotSettings, http: httpx.AsyncClient, redis: Any) -> Tel
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base.rstrip("/")))
     bot = Bot(settings.token(), session=session)
     gateway = Gateway(http, settings.token())
-    chats = Chats(redis, update_ttl=settings.bot_update_ttl_seconds)
+    links_file = None if settings.mode == "mesh" else settings.var_dir / "bot-chats.json"
+    chats = Chats(redis, update_ttl=settings.bot_update_ttl_seconds, links_file=links_file)
 
     async def on_blocked(chat_id: int) -> None:
         if await unlink_chat(gateway, chats, chat_id, reason="blocked"):
