@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import Servers, new_base_dir, start_servers, startup_seconds, stop_servers
+from tests.servers import Servers, delete_service_queues, new_base_dir, start_servers, startup_seconds, stop_servers
 
 TESTS_DIR = Path(__file__).parent
 MARKERS_BY_FOLDER = {"integration": "integration", "e2e": "e2e"}
@@ -34,14 +34,29 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.write_line(f"servers started: {started}")
 
 
+_running: list[Servers] = []   # the session's servers, once a test has asked for them
+
+
 @pytest.fixture(scope="session")
 def servers() -> Iterator[Servers]:
     base_dir = new_base_dir()
     try:
-        yield start_servers(base_dir)
+        _running.append(start_servers(base_dir))
+        yield _running[0]
     finally:
+        _running.clear()
         stop_servers()
         shutil.rmtree(base_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh_service_queues() -> None:
+    """Each test module's services start on empty queues. A service's queue is durable and outlives
+    the module that made it: bound to what the service handles (the analytics one to everything),
+    it fills with every event later modules publish, and a fresh service of a later module would
+    take that backlog for its own events. Runs before the module's other module-scoped fixtures."""
+    if _running:
+        delete_service_queues(_running[0].rabbitmq_url)
 
 
 @pytest.fixture

@@ -295,6 +295,23 @@ def _tcp_connect(port: int) -> None:
     socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 
+def delete_service_queues(rabbitmq_url: str) -> None:
+    """Delete every service's queue and dead-letter queue (absent ones are fine)."""
+    import aio_pika
+
+    from shared.settings import SERVICE_NAMES
+
+    async def delete() -> None:
+        connection = await aio_pika.connect(rabbitmq_url)
+        async with connection:
+            channel = await connection.channel()
+            for name in SERVICE_NAMES:
+                for queue in (f"{name}.events", f"{name}.events.dlq"):
+                    await channel.queue_delete(queue)
+
+    _run_async(delete())
+
+
 def _run_async(coro) -> None:
     """Run a coroutine to the end in a fresh loop, even when called from inside one."""
     with ThreadPoolExecutor(max_workers=1) as pool:
