@@ -11,6 +11,7 @@ from collections import Counter as Tally
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from prometheus_client import Counter
 from sqlalchemy import Row, case, delete, exists, func, select
@@ -18,8 +19,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dictionary import roster
-from services.dictionary.decks import visible_card, visible_deck
-from services.dictionary.domain import CardPhase, Memory, Outcome, ReviewRating, day_start, local_day, retention, review
+from services.dictionary.decks import visible_card, visible_deck, visible_row
+from services.dictionary.domain import (
+    CardPhase,
+    Memory,
+    Outcome,
+    ReviewRating,
+    day_start,
+    local_day,
+    retention,
+    review,
+    zone,
+)
 from services.dictionary.models import Card, CardState, Deck, ReviewLog
 from services.dictionary.settings import DictionarySettings
 from shared.auth import Principal
@@ -66,8 +77,9 @@ async def due_cards(uow: UnitOfWork, user: Principal, deck_id: uuid.UUID, *, lim
     now = now or utcnow()
     async with uow.read_only():
         session = uow.session
-        deck = await visible_deck(session, user, deck_id)
-        new_today = await _new_today(session, user.id, deck.id, now)
+        found = await visible_row(session, user, select(Deck, _timezone_of(user.id)).where(Deck.id == deck_id))
+        deck = found[0]
+        new_today = await _new_today(session, user.id, deck.id, now, zone(found.timezone))
         waiting = (CardState.student_id == user.id, CardState.deck_id == deck.id, CardState.due <= now)
         rows = (await session.execute(select(Card.__table__, *STATE_COLUMNS)
                                       .join(CardState, CardState.card_id == Card.id)
@@ -80,8 +92,14 @@ async def due_cards(uow: UnitOfWork, user: Principal, deck_id: uuid.UUID, *, lim
     return Due(deck.id, items, int(due_count or 0), new_today, new_left)
 
 
-async def _new_today(session: AsyncSession, student_id: uuid.UUID, deck_id: uuid.UUID, now: datetime) -> int:
-    tz = await roster.timezone_of(session, student_id)
+def _timezone_of(student_id: uuid.UUID) -> Any:
+    """The student's zone as a column (read with the deck): None while it is not known."""
+    users = roster.people.users
+    return select(users.timezone).where(users.id == student_id).scalar_subquery().label("timezone")
+
+
+async def _new_today(session: AsyncSession, student_id: uuid.UUID, deck_id: uuid.UUID, now: datetime,
+                     tz: ZoneInfo) -> int:
     since = day_start(local_day(now, tz), tz)
     return await session.scalar(select(func.count()).select_from(ReviewLog).where(
         ReviewLog.student_id == student_id, ReviewLog.deck_id == deck_id, ReviewLog.reviewed_at >= since,
