@@ -1,6 +1,13 @@
 """The analytics service at scale, on PostgreSQL:
 
     python -m bench.analytics [--teachers 100] [--students 20] [--weeks 47] [--live 20000] [--calls 300]
+    python -m bench.analytics --baseline DIR [--rounds 6] [--calls 100] [--live 0] [--database-url URL --seeded]
+
+Fewer `--teachers` (or `--weeks`) seed faster for quick iterations; `--live 0` skips the ingest.
+With `--baseline DIR` (another commit, e.g. `git archive <commit> | tar -x -C DIR`) the overview of
+this tree and the one of DIR take turns (`bench/compare.py`), each in its own process, on the same
+data; the indexes of BASELINE_LACKS are dropped for the baseline's rounds. `--database-url URL
+--seeded` measures a database an earlier run seeded (the servers of that run must still be up).
 
 1. Setup: the histories of `--teachers` teachers (tests/integration/analytics/history.py; about
    10,000 events each with the defaults, 1,000,000 in all) are bulk-loaded into the event store
@@ -200,29 +207,38 @@ def compare_overview(url: str, args: argparse.Namespace, indexes: dict[str, str]
     report(results)
 
 
-async def run(url: str, args: argparse.Namespace) -> None:
+async def seed(url: str, engine, sessions, args: argparse.Namespace) -> None:
+    """The event store bulk-loaded, the people read model, the replay into the read models."""
     from sqlalchemy import text
+
+    from services.analytics.projection import rebuild
+
+    stored, load_seconds, teachers = await load(url, args.teachers, args.students, args.weeks)
+    print(f"event store: {stored} events of {args.teachers} teachers, COPY in {load_seconds:.1f} s "
+          f"({stored / load_seconds:,.0f} events/s, generation included)", flush=True)
+    await people(sessions, teachers)
+    started = time.perf_counter()
+    replayed = await rebuild(sessions, chunk=5000)
+    seconds = time.perf_counter() - started
+    print(f"rebuild: {replayed} events replayed into the read models in {seconds:.1f} s "
+          f"({replayed / seconds:,.0f} events/s)", flush=True)
+    async with engine.begin() as connection:
+        await connection.execute(text("ANALYZE"))
+
+
+async def run(url: str, args: argparse.Namespace) -> None:
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from services.analytics.app import SPEC
-    from services.analytics.projection import rebuild
     from shared.db import make_engine
     from shared.migrations import alembic_config, upgrade
 
     engine = make_engine(url, pool_size=4)
     await upgrade(engine, alembic_config("analytics", SPEC.versions_dir, SPEC.metadata))
     sessions = async_sessionmaker(engine, expire_on_commit=False)
-    stored, load_seconds, teachers = await load(url, args.teachers, args.students, args.weeks)
-    print(f"event store: {stored} events of {args.teachers} teachers, COPY in {load_seconds:.1f} s "
-          f"({stored / load_seconds:,.0f} events/s, generation included)")
-    await people(sessions, teachers)
-    started = time.perf_counter()
-    replayed = await rebuild(sessions, chunk=5000)
-    seconds = time.perf_counter() - started
-    print(f"rebuild: {replayed} events replayed into the read models in {seconds:.1f} s "
-          f"({replayed / seconds:,.0f} events/s)")
-    async with engine.begin() as connection:
-        await connection.execute(text("ANALYZE"))
+    if not args.seeded:
+        await seed(url, engine, sessions, args)
+    teachers = [uuid.UUID(int=i + 1) for i in range(args.teachers)]   # as `load` numbers them
     if args.live:
         rate = await live_rate(sessions, args.live, args.batch)
         print(f"live ingest (shared batched consumer, inbox + store + read models, batches of <= {args.batch}): "
@@ -251,6 +267,8 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="compare the overview with the code of the tree in this "
                         "directory (another commit, extracted), in alternating rounds on the same data")
     parser.add_argument("--rounds", type=int, default=6, help="rounds per tree with --baseline")
+    parser.add_argument("--seeded", action="store_true", help="the database of --database-url is already seeded "
+                        "(by an earlier run with the same --teachers): measure only")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
