@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, or_, select, union_all
+from sqlalchemy import and_, bindparam, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.analytics import domain
@@ -23,9 +23,9 @@ async def teacher_overview(session: AsyncSession, teacher_id: uuid.UUID, start: 
     weeks = {week: [0, 0, 0] for week in domain.weeks_between(start, end, tz)}     # lessons, minutes, cancelled
     months = {month: [0, 0] for month in domain.months_between(start, end, tz)}    # lessons, minutes
     await _lessons(session, teacher_id, start, end, tz, weeks, months)
-    income = await _income(session, teacher_id, start, end, tz, months)
+    income = await _income(session, teacher_id, start, end, tz)
     debtors = await _debtors(session, teacher_id, names)
-    submitted, on_time = await _homework(session, teacher_id, start, end)
+    submitted, on_time = await _homework_on_time(session, teacher_id, start, end)
     scores = await _recent_scores(session, teacher_id)
     risks = {student: domain.risk_of(last_seen.get(student), scores.get(student, []), now) for student in students}
     debts: dict[str, int] = defaultdict(int)
@@ -66,29 +66,63 @@ def paid_to(teacher_id: uuid.UUID, students: list[uuid.UUID]):
         MoneyEntry.teacher_id == teacher_id)
 
 
-def _students_of(teacher_id: uuid.UUID) -> Select:
-    links = people.teacher_links
-    return select(links.student_id).where(links.teacher_id == teacher_id)
+# The statements, built once: each call binds its values (`TEACHER`, `START`, `END`) to the same
+# compiled statement, where building it anew costs more CPU than PostgreSQL spends answering it.
+# Core columns (`__table__.c`): the rows are plain tuples.
+TEACHER, START, END = bindparam("teacher_id"), bindparam("start"), bindparam("end")
+_links, _users = people.teacher_links.__table__.c, people.users.__table__.c
+_lesson, _money, _balance = LessonFact.__table__.c, MoneyEntry.__table__.c, Balance.__table__.c
+_homework, _activity = HomeworkFact.__table__.c, Activity.__table__.c
+_STUDENTS_OF = select(_links.student_id).where(_links.teacher_id == TEACHER)
+
+# the students (oldest link first), their names and their last activity: one probe of
+# `ix_activity_student_at` per student (max() of a correlated subquery), where GROUP BY would
+# read every activity row of every student
+STUDENTS = (select(_links.student_id, _users.full_name,
+                   select(func.max(_activity.at)).where(_activity.student_id == _links.student_id).scalar_subquery())
+            .select_from(people.teacher_links.__table__)
+            .outerjoin(people.users.__table__, _users.id == _links.student_id)
+            .where(_links.teacher_id == TEACHER).order_by(_links.linked_at, _links.student_id))
+
+LESSONS = select(_lesson.starts_at, _lesson.status, _lesson.duration_minutes).where(
+    _lesson.teacher_id == TEACHER, _lesson.starts_at >= START, _lesson.starts_at < END,
+    _lesson.status.in_(("completed", "cancelled")))
+
+# money of the teacher: named so by the payment, or paid by one of their students unnamed; two
+# branches, so that each reads its own index (`ix_money_teacher_at`, `ix_money_student_at`)
+# rather than every unnamed payment of the range
+_MONEY_IN_RANGE = (_money.at >= START, _money.at < END)
+INCOME = union_all(
+    select(_money.at, _money.amount, _money.currency).where(_money.teacher_id == TEACHER, *_MONEY_IN_RANGE),
+    select(_money.at, _money.amount, _money.currency).where(
+        _money.teacher_id.is_(None), _money.student_id.in_(_STUDENTS_OF), *_MONEY_IN_RANGE))
+
+DEBTORS = select(_balance.student_id, _balance.balance, _balance.currency).where(
+    _balance.student_id.in_(_STUDENTS_OF), _balance.balance < 0).order_by(_balance.balance)
+
+HOMEWORK = select(func.count(_homework.submitted_at),
+                  func.count(_homework.homework_id).filter(_homework.on_time.is_(True))).where(
+    _homework.teacher_id == TEACHER, _homework.due_at >= START, _homework.due_at < END)
+
+# each student's last graded scores, as many as `domain.falling` reads (`ix_homework_facts_student_graded`)
+_RANKED = select(_homework.student_id, _homework.score, _homework.max_score, _homework.graded_at,
+                 func.row_number().over(partition_by=_homework.student_id,
+                                        order_by=_homework.graded_at.desc()).label("n")).where(
+    _homework.student_id.in_(_STUDENTS_OF), _homework.score.is_not(None)).subquery()
+RECENT_SCORES = (select(_RANKED.c.student_id, _RANKED.c.score, _RANKED.c.max_score)
+                 .where(_RANKED.c.n <= 2 * domain.FALLING_WINDOW).order_by(_RANKED.c.student_id, _RANKED.c.graded_at))
 
 
 async def _students(session: AsyncSession, teacher_id: uuid.UUID) -> tuple[list[uuid.UUID], dict, dict]:
-    """The teacher's students (oldest link first), their names and their last activity, in one
-    statement: the last activity is one probe of `ix_activity_student_at` per student (max() of a
-    correlated subquery), where GROUP BY would read every activity row of every student."""
-    links, users = people.teacher_links, people.users
-    latest = select(func.max(Activity.at)).where(Activity.student_id == links.student_id).scalar_subquery()
-    rows = (await session.execute(
-        select(links.student_id, users.full_name, latest).outerjoin(users, users.id == links.student_id)
-        .where(links.teacher_id == teacher_id).order_by(links.linked_at, links.student_id))).all()
+    """The teacher's students, their names and their last activity."""
+    rows = (await session.execute(STUDENTS, {"teacher_id": teacher_id})).all()
     names = {student: name for student, name, _ in rows if name is not None}
     return [row[0] for row in rows], names, {student: at for student, _, at in rows if at is not None}
 
 
 async def _lessons(session: AsyncSession, teacher_id: uuid.UUID, start: datetime, end: datetime, tz: ZoneInfo,
                    weeks: dict[object, list[int]], months: dict[object, list[int]]) -> None:
-    rows = await session.execute(select(LessonFact.starts_at, LessonFact.status, LessonFact.duration_minutes).where(
-        LessonFact.teacher_id == teacher_id, LessonFact.starts_at >= start, LessonFact.starts_at < end,
-        LessonFact.status.in_(("completed", "cancelled"))))
+    rows = await session.execute(LESSONS, {"teacher_id": teacher_id, "start": start, "end": end})
     for starts_at, status, minutes in rows:
         local = starts_at.astimezone(tz).date()
         week = weeks[domain.monday_of(local)]
@@ -102,49 +136,32 @@ async def _lessons(session: AsyncSession, teacher_id: uuid.UUID, start: datetime
         month[1] += minutes or 0
 
 
-async def _income(session: AsyncSession, teacher_id: uuid.UUID, start: datetime, end: datetime, tz: ZoneInfo,
-                  months: dict) -> dict[object, dict[str, int]]:
-    """Money of the teacher by month and currency: named so by the payment, or paid by one of
-    their students unnamed. Two branches, so that each reads its own index (`ix_money_teacher_at`,
-    `ix_money_student_at`) rather than every unnamed payment of the range."""
-    columns = (MoneyEntry.at, MoneyEntry.amount, MoneyEntry.currency)
-    in_range = (MoneyEntry.at >= start, MoneyEntry.at < end)
-    named = select(*columns).where(MoneyEntry.teacher_id == teacher_id, *in_range)
-    unnamed = select(*columns).where(MoneyEntry.teacher_id.is_(None),
-                                     MoneyEntry.student_id.in_(_students_of(teacher_id)), *in_range)
+async def _income(session: AsyncSession, teacher_id: uuid.UUID, start: datetime, end: datetime,
+                  tz: ZoneInfo) -> dict[object, dict[str, int]]:
+    """Money of the teacher by month (in their zone) and currency."""
     income: dict[object, dict[str, int]] = {}
-    for at, amount, currency in await session.execute(union_all(named, unnamed)):
+    for at, amount, currency in await session.execute(INCOME, {"teacher_id": teacher_id, "start": start, "end": end}):
         month = income.setdefault(domain.month_of(at, tz), {})
         month[currency] = month.get(currency, 0) + amount
     return income
 
 
 async def _debtors(session: AsyncSession, teacher_id: uuid.UUID, names: dict) -> list[Debtor]:
-    rows = await session.execute(select(Balance.student_id, Balance.balance, Balance.currency).where(
-        Balance.student_id.in_(_students_of(teacher_id)), Balance.balance < 0).order_by(Balance.balance))
+    rows = await session.execute(DEBTORS, {"teacher_id": teacher_id})
     return [Debtor(student_id=student, name=names.get(student), balance=balance, currency=currency)
             for student, balance, currency in rows]
 
 
-async def _homework(session: AsyncSession, teacher_id: uuid.UUID, start: datetime, end: datetime) -> tuple[int, int]:
-    row = (await session.execute(select(
-        func.count(HomeworkFact.submitted_at),
-        func.count(HomeworkFact.homework_id).filter(HomeworkFact.on_time.is_(True))).where(
-        HomeworkFact.teacher_id == teacher_id, HomeworkFact.due_at >= start, HomeworkFact.due_at < end))).one()
+async def _homework_on_time(session: AsyncSession, teacher_id: uuid.UUID, start: datetime,
+                            end: datetime) -> tuple[int, int]:
+    """Homework due in the range: handed in, and handed in on time."""
+    row = (await session.execute(HOMEWORK, {"teacher_id": teacher_id, "start": start, "end": end})).one()
     return int(row[0] or 0), int(row[1] or 0)
 
 
 async def _recent_scores(session: AsyncSession, teacher_id: uuid.UUID) -> dict[uuid.UUID, list[float]]:
-    """Each student's last graded homework scores (%), oldest first, as many as `domain.falling`
-    reads (by `ix_homework_facts_student_graded`)."""
-    ranked = select(HomeworkFact.student_id, HomeworkFact.score, HomeworkFact.max_score, HomeworkFact.graded_at,
-                    func.row_number().over(partition_by=HomeworkFact.student_id,
-                                           order_by=HomeworkFact.graded_at.desc()).label("n")).where(
-        HomeworkFact.student_id.in_(_students_of(teacher_id)), HomeworkFact.score.is_not(None)).subquery()
-    rows = await session.execute(select(ranked.c.student_id, ranked.c.score, ranked.c.max_score)
-                                 .where(ranked.c.n <= 2 * domain.FALLING_WINDOW)
-                                 .order_by(ranked.c.student_id, ranked.c.graded_at))
+    """Each student's last graded homework scores (%), oldest first."""
     scores: dict[uuid.UUID, list[float]] = defaultdict(list)
-    for student, score, max_score in rows:
+    for student, score, max_score in await session.execute(RECENT_SCORES, {"teacher_id": teacher_id}):
         scores[student].append(domain.percent(score, max_score) or 0.0)
     return scores

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.analytics import domain
@@ -41,9 +41,12 @@ async def viewer_of(uow: UnitOfWork, principal: Principal) -> Viewer:
         return await _viewer(uow.session, principal)
 
 
+_USERS = KnownUser.__table__.c
+VIEWER = select(_USERS.timezone, _USERS.locale).where(_USERS.id == bindparam("user_id"))   # built once
+
+
 async def _viewer(session: AsyncSession, principal: Principal) -> Viewer:
-    user = (await session.execute(select(KnownUser.timezone, KnownUser.locale)
-                                  .where(KnownUser.id == principal.id))).first()
+    user = (await session.execute(VIEWER, {"user_id": principal.id})).first()
     return Viewer(principal, user.timezone if user else None, user.locale if user else None)
 
 
