@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import Row, Select, and_, delete, exists, false, func, or_, select
+from sqlalchemy import Row, Select, and_, bindparam, delete, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,14 +47,16 @@ class DeckView:
 
 
 # --- access ------------------------------------------------------------------------------------
-def _access_columns(user: Principal) -> tuple[Any, Any]:
-    """Is the caller a student of the deck's owner, and is the deck shared with them by name:
-    two columns read with the deck, so that checking access costs no round trip of its own."""
-    if user.role != "student":
-        return false().label("linked"), false().label("named")
-    links = people.teacher_links
-    return (exists().where(links.teacher_id == Deck.owner_id, links.student_id == user.id).label("linked"),
-            exists().where(DeckShare.deck_id == Deck.id, DeckShare.student_id == user.id).label("named"))
+# A deck, and a card with its deck, read with two columns that say whether the caller is a
+# student of the deck's owner (`linked`) and whether it is shared with them by name (`named`):
+# one statement per check, built once and bound per call (building costs more CPU than running).
+VIEWER = bindparam("viewer_id")
+_LINKED = exists().where(people.teacher_links.teacher_id == Deck.owner_id,
+                         people.teacher_links.student_id == VIEWER).label("linked")
+_NAMED = exists().where(DeckShare.deck_id == Deck.id, DeckShare.student_id == VIEWER).label("named")
+DECK = select(Deck, _LINKED, _NAMED).where(Deck.id == bindparam("deck_id"))
+DECK_FOR_UPDATE = DECK.with_for_update(of=Deck).execution_options(populate_existing=True)
+CARD = select(Deck, Card, _LINKED, _NAMED).join(Card, Card.deck_id == Deck.id).where(Card.id == bindparam("card_id"))
 
 
 def access_from(deck: Deck, user: Principal, linked: bool, named: bool) -> Access:
@@ -67,15 +69,12 @@ def access_from(deck: Deck, user: Principal, linked: bool, named: bool) -> Acces
     return Access(owner=False, shared=bool(deck.shared_with_all or named))
 
 
-async def visible_row(session: AsyncSession, user: Principal, stmt: Select, *, own: bool = False,
-                      for_update: bool = False, missing: str = "No such deck") -> Row[Any]:
-    """The first row of `stmt`, which selects `Deck` first (and whatever else it joins), when the
-    caller sees that deck: one statement with the access check. 404 (`missing`) when there is no
-    row or the caller does not see the deck; with `own`, 403 unless they own it."""
-    stmt = stmt.add_columns(*_access_columns(user))
-    if for_update:
-        stmt = stmt.with_for_update(of=Deck).execution_options(populate_existing=True)
-    row = (await session.execute(stmt)).first()
+async def visible_row(session: AsyncSession, user: Principal, stmt: Select, params: dict[str, Any], *,
+                      own: bool = False, missing: str = "No such deck") -> Row[Any]:
+    """The first row of `stmt` (`DECK`, `CARD`, or one of them with more columns) for `params`,
+    when the caller sees its deck. 404 (`missing`) when there is no row or the caller does not
+    see the deck; with `own`, 403 unless they own it."""
+    row = (await session.execute(stmt, {"viewer_id": user.id, **params})).first()
     if row is None or not access_from(row[0], user, row.linked, row.named).sees:
         raise NotFound(missing)
     if own:
@@ -86,14 +85,13 @@ async def visible_row(session: AsyncSession, user: Principal, stmt: Select, *, o
 async def visible_deck(session: AsyncSession, user: Principal, deck_id: uuid.UUID, *, own: bool = False,
                        for_update: bool = False) -> Deck:
     """The deck, when the caller sees it (404 otherwise); `own`: 403 unless they own it."""
-    row = await visible_row(session, user, select(Deck).where(Deck.id == deck_id), own=own, for_update=for_update)
+    row = await visible_row(session, user, DECK_FOR_UPDATE if for_update else DECK, {"deck_id": deck_id}, own=own)
     return row[0]
 
 
 async def visible_card(session: AsyncSession, user: Principal, card_id: uuid.UUID, *,
                        own: bool = False) -> tuple[Card, Deck]:
-    row = await visible_row(session, user, select(Deck, Card).join(Card, Card.deck_id == Deck.id)
-                            .where(Card.id == card_id), own=own, missing="No such card")
+    row = await visible_row(session, user, CARD, {"card_id": card_id}, own=own, missing="No such card")
     return row[1], row[0]
 
 
