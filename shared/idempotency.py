@@ -12,6 +12,10 @@ waits for that transaction, then gets its answer (or does the work itself if it 
 
     async def create(data: XCreate, user: CurrentUser, uow: UowDep, once: Once) -> Response:
         return await once.run(uow, lambda: create_x(uow, user, data), status_code=201)
+
+Work that must not hold a transaction open while it calls someone else (a payment provider) uses
+`once.run_in_steps(uow, work, lease=...)` instead: the key is claimed and answered in transactions
+of their own around the work, and `once.scope` lets the work find what an earlier try began.
 """
 from __future__ import annotations
 
