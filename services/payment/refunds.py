@@ -90,6 +90,7 @@ async def _reserve(uow: UnitOfWork, actor: Principal, payment_id: uuid.UUID, dat
                 select(Refund).where(Refund.request == request))) is not None:
             if earlier.payment_id != payment.id or data.amount not in (None, earlier.amount):
                 raise Conflict("This Idempotency-Key was used with a different request")
+            await uow.commit()   # nothing to write; ends without the rollback that would expire them
             return Reserved(earlier.id, earlier.amount, earlier.status, payment)
         amount = check_refund(payment.status, payment.amount, payment.refunded, data.amount, payment.refunding)
         pending = Refund(id=uuid.uuid4(), payment_id=payment.id, amount=amount, status=RefundStatus.PENDING,

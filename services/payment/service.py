@@ -92,7 +92,7 @@ async def store_created(uow: UnitOfWork, payment_id: uuid.UUID, created: Created
             payment.provider_payment_id, payment.confirmation_url = created.provider_payment_id, created.confirmation_url
             provider = payment.provider
             uow.after_commit(lambda: PAYMENTS.labels(provider, "pending").inc())
-            await uow.commit()
+        await uow.commit()   # also when there is nothing to write: a rollback would expire what it loaded
     return payment
 
 
