@@ -54,7 +54,8 @@ TOP_UP = """Creates a pending payment at the provider (`provider`, or the platfo
 student's account with one teacher (`teacher_id`, needed when the student has several) and answers
 with its `confirmation_url`; the provider's notification completes it. A student tops up their own
 account, a parent a child's (`student_id`); the caller is recorded as the payer. The same
-`Idempotency-Key` with the same body returns the first answer; with another body, 409."""
+`Idempotency-Key` with the same body returns the first answer; with another body, 409. When the
+provider fails (503) the payment is kept as `failed` and the same key may be used again."""
 
 WEBHOOK = """A provider's notification. Stripe's is verified by its `Stripe-Signature` (HMAC, timestamp
 tolerance); YooKassa's, which is not signed, by fetching the payment back from its API; the demo

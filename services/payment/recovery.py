@@ -81,7 +81,12 @@ async def _recover_top_up(uow: UnitOfWork, deps: PaymentDeps, payment_id: uuid.U
     try:
         created = await deps.providers.get(payment.provider).create(
             service.checkout(payment, deps.settings.payment_return_url))
-    except (ProviderUnavailable, NotFound) as exc:
+    except (ProviderRefused, NotFound):
+        await service.fail_top_up(uow, payment_id)
+        RECOVERED.labels("top_up", "failed").inc()
+        log.warning("top-up %s refused by its provider; marked failed", payment_id)
+        return 1
+    except ProviderUnavailable as exc:
         log.warning("top-up %s is still unsettled: %s", payment_id, exc)
         return 0
     await service.store_created(uow, payment_id, created)
@@ -100,11 +105,11 @@ async def _recover_refund(uow: UnitOfWork, deps: PaymentDeps, refund_id: uuid.UU
     reserved = refunds.Reserved(pending.id, pending.amount, pending.status, payment)
     try:
         await refunds.settle(uow, deps.providers, reserved)
-    except ProviderRefused:
+    except (ProviderRefused, NotFound):
         RECOVERED.labels("refund", "released").inc()
         log.warning("refund %s refused by the provider; its amount is released", refund_id)
         return 1
-    except (ProviderUnavailable, NotFound) as exc:
+    except ProviderUnavailable as exc:
         log.warning("refund %s is still unsettled: %s", refund_id, exc)
         return 0
     RECOVERED.labels("refund", "completed").inc()

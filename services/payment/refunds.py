@@ -69,12 +69,13 @@ async def refund(uow: UnitOfWork, actor: Principal, payment_id: uuid.UUID, data:
 
 async def settle(uow: UnitOfWork, providers: Providers, reserved: Reserved) -> Payment:
     """Call the provider for a pending refund (again: the key makes it one refund there), then
-    record its answer. `ProviderRefused` releases it; `ProviderUnavailable` leaves it pending."""
+    record its answer. `ProviderRefused` (or `NotFound`, the provider is gone) releases it;
+    `ProviderUnavailable` leaves it pending."""
     payment = reserved.payment
     try:
         await providers.get(payment.provider).refund(payment.provider_payment_id or "", reserved.amount,
                                                      payment.currency, str(reserved.refund_id))
-    except ProviderRefused:
+    except (ProviderRefused, NotFound):   # refused, or a provider no longer configured here
         await release(uow, reserved)
         raise
     return await complete(uow, reserved)

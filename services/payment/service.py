@@ -55,7 +55,7 @@ async def create_top_up(uow: UnitOfWork, actor: Principal, data: TopUpCreate, ct
     try:
         created = await provider.create(checkout(payment, ctx.return_url))
     except ProviderUnavailable:
-        await _fail_top_up(uow, payment.id)
+        await fail_top_up(uow, payment.id)
         raise
     return await store_created(uow, payment.id, created)
 
@@ -96,7 +96,8 @@ async def store_created(uow: UnitOfWork, payment_id: uuid.UUID, created: Created
     return payment
 
 
-async def _fail_top_up(uow: UnitOfWork, payment_id: uuid.UUID) -> None:
+async def fail_top_up(uow: UnitOfWork, payment_id: uuid.UUID) -> None:
+    """The provider did not create it (or is gone): the top-up ends as failed, nothing else changes."""
     async with uow:
         payment = await uow.session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
         if payment is not None and payment.provider_payment_id is None and payment.status == PaymentStatus.PENDING:
