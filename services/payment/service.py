@@ -2,10 +2,11 @@
 manual payments, refunds, an admin's corrections, a teacher's policy.
 
 No transaction is open while a provider is called: a top-up is recorded as pending first, created
-at the provider (with the payment's id as the provider's idempotency key), then completed with the
-provider's id; refunds are in `refunds.py`, and what a crash left between the two in `recovery.py`. A webhook is trusted only as far as its provider
-says (`providers`); the payment row is locked, so a notification delivered twice, even at once
-to two instances, completes the payment once.
+at the provider (with the payment's id as the provider's idempotency key), then given the
+provider's id; refunds are in `refunds.py`, and what a crash left between the steps in
+`recovery.py`. A webhook is trusted only as far as its provider says (`providers`); the payment
+row is locked, so a notification delivered twice, even at once to two instances, completes the
+payment once.
 """
 from __future__ import annotations
 
@@ -89,7 +90,8 @@ async def store_created(uow: UnitOfWork, payment_id: uuid.UUID, created: Created
         if payment is None:
             raise NotFound("No such payment")
         if payment.provider_payment_id is None:
-            payment.provider_payment_id, payment.confirmation_url = created.provider_payment_id, created.confirmation_url
+            payment.provider_payment_id = created.provider_payment_id
+            payment.confirmation_url = created.confirmation_url
             provider = payment.provider
             uow.after_commit(lambda: PAYMENTS.labels(provider, "pending").inc())
         await uow.commit()   # also when there is nothing to write: a rollback would expire what it loaded
@@ -196,7 +198,7 @@ async def _complete(uow: UnitOfWork, payment: Payment, kind: EntryKind, *, actor
     uow.after_commit(lambda: PAYMENTS.labels(provider, "completed").inc())
 
 
-# --- manual payments, corrections -----------------------------------------------
+# --- manual payments, corrections ------------------------------------------------------
 async def record_manual_payment(uow: UnitOfWork, actor: Principal, data: ManualPaymentCreate,
                                 directory: Directory) -> Payment:
     """Cash or a transfer the teacher received from their student's family: completed at once."""

@@ -14,5 +14,5 @@ from services.payment.providers.base import (
 )
 from services.payment.providers.registry import Providers, build_providers
 
-__all__ = ["BadNotification", "Checkout", "Created", "Notice", "Provider", "ProviderRefused", "ProviderUnavailable", "Providers",
-           "build_providers"]
+__all__ = ["BadNotification", "Checkout", "Created", "Notice", "Provider", "ProviderRefused", "ProviderUnavailable",
+           "Providers", "build_providers"]

@@ -137,7 +137,8 @@ async def test_a_refund_whose_answer_was_lost_is_resumed_by_its_retry_and_a_refu
     rest = await world.client.post(url, headers=teacher.headers)
     assert rest.status_code == 200 and rest.json()["refunded"] == 10_000
     async with world.app.state.session_factory() as session:
-        statuses = sorted(await session.scalars(select(Refund.status).where(Refund.payment_id == uuid.UUID(payment_id))))
+        statuses = sorted(await session.scalars(
+            select(Refund.status).where(Refund.payment_id == uuid.UUID(payment_id))))
     assert statuses == ["completed", "completed", "failed"]
     assert await world.ledger(student.id) == (0, 0, 3)
 
