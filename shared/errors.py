@@ -170,7 +170,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
         # the pool has dropped its connections (the next try gets new ones), or the server is
         # going down or starting up: the request was fine, the database was away
-        if exc.connection_invalidated or _database_away(exc):
+        if dependency_away(exc):
             log.warning("database connection lost on %s %s: %s", request.method, request.url.path, exc.orig)
             return problem(503, "The database connection was lost; retry the request",
                            headers={"Retry-After": "1"})
@@ -195,5 +195,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 _DATABASE_AWAY = ("08", "57P01", "57P02", "57P03")
 
 
-def _database_away(exc: DBAPIError) -> bool:
-    return str(getattr(exc.orig, "sqlstate", None) or "").startswith(_DATABASE_AWAY)
+def dependency_away(exc: BaseException) -> bool:
+    """The failure is a dependency out of reach for now (a connection refused, reset or lost, the
+    database shutting down or starting up), not the work itself: the same work succeeds later."""
+    if isinstance(exc, ConnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or str(getattr(exc.orig, "sqlstate", None) or "").startswith(_DATABASE_AWAY))
