@@ -3,6 +3,10 @@ and the user, lesson and student services in mesh mode. The suite's servers are 
 faults are made by a TCP proxy (`tests.faults.Proxy`) between the mesh and the real server: every
 service reaches RabbitMQ through one, the lesson service its database through another.
 
+Broker lost: writes go on, their events wait in the outbox and arrive once it is back, once.
+Database lost: requests get 503 to retry, no breaker opens, an event that arrives meanwhile is
+retried (not parked) and handled once the database is back, and so are the first requests.
+
 Each test prints what it measured (time to detection in `/health`, the answers during the outage,
 recovery after it); `docs/operations.md` §10 keeps the figures of one run."""
 from __future__ import annotations
@@ -17,6 +21,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import Account, link, register_and_login
 from tests.e2e.student.flow import noon_in_two_days
@@ -26,6 +31,8 @@ from tests.support import eventually
 
 SERVICES = ("user", "lesson", "student")
 PROBLEM = "application/problem+json"
+LINKED = "user.teacher_linked"
+PARKED_AFTER = 5          # EVENT_MAX_ATTEMPTS's default, which the mesh keeps: an ordinary failure
 
 
 @dataclass
@@ -106,6 +113,7 @@ async def test_writes_go_on_while_rabbitmq_is_lost_and_their_events_arrive_once_
 
 async def test_a_service_answers_503_to_retry_while_its_database_is_lost_and_works_when_it_is_back(faulty):
     teacher = await _registered(faulty)
+    lesson_service = faulty.mesh.instances["lesson"][0]
     async with httpx.AsyncClient(base_url=faulty.gateway.url, timeout=30, trust_env=False) as client:
         assert (await client.get("/api/v1/lessons", headers=teacher.headers)).status_code == 200
 
@@ -118,6 +126,13 @@ async def test_a_service_answers_503_to_retry_while_its_database_is_lost_and_wor
             "student_id": str(uuid.uuid4()), "subject": "Maths", "title": "Fractions",
             "starts_at": noon_in_two_days(), "duration_minutes": 60}))
         during = (await client.get("/health")).json()
+        # a link made meanwhile: the lesson service's consumer gets its event and cannot store it,
+        # more times than an ordinary failure is retried before it is parked
+        linked_before = _counted(lesson_service, "consumed", LINKED, outcome="processed")
+        failed_before = _counted(lesson_service, "failed", LINKED)
+        pair = await _linked_pair(client)
+        await eventually(lambda: _counted(lesson_service, "failed", LINKED) >= failed_before + PARKED_AFTER,
+                         timeout=30)
 
         faulty.database.restore()
         restored_at = time.monotonic()
@@ -125,15 +140,23 @@ async def test_a_service_answers_503_to_retry_while_its_database_is_lost_and_wor
         answered = time.monotonic() - restored_at
         await eventually(lambda: _health_ok(client), timeout=30)
         healthy = time.monotonic() - restored_at
+        await eventually(lambda: _counted(lesson_service, "consumed", LINKED, outcome="processed") > linked_before,
+                         timeout=60)
+        caught_up = time.monotonic() - restored_at
+        parked = _counted(lesson_service, "dead_lettered", LINKED)
+        booked = await _book(client, *pair)
     print(f"\ndatabase lost: noticed by /health in {noticed:.2f} s; {len(lost)} requests during the outage, "
-          f"statuses {sorted({r.status_code for r in lost})} ({sorted({r.json()['detail'] for r in lost})}); after it was back the first requests "
-          f"{first} in {answered:.2f} s, /health ok {healthy:.2f} s after")
+          f"statuses {sorted({r.status_code for r in lost})} ({sorted({r.json()['detail'] for r in lost})}); "
+          f"after it was back the first requests "
+          f"{first} in {answered:.2f} s, /health ok {healthy:.2f} s after, the link's event held "
+          f"meanwhile handled {caught_up:.2f} s after")
     assert [r.status_code for r in lost] == [503] * len(lost)
     assert all(r.headers["content-type"] == PROBLEM and r.headers.get("retry-after") for r in lost)
     lesson = during["services"]["lesson"]
     assert (during["status"], lesson["status"], lesson["dependencies"]["database"]) == ("degraded", "degraded", "down")
     assert all(service["breaker"] == "closed" for service in during["services"].values())
     assert first == [200, 200, 200]
+    assert parked == 0 and booked
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -187,11 +210,22 @@ def _processes(faulty: Faulty) -> list[Process]:
     return [faulty.mesh.instances[name][0] for name in SERVICES]
 
 
+def _counted(process: Process, what: str, event_type: str, **labels: str) -> float:
+    """The service's `repitbot_events_<what>_total` of this event type (consumed, failed, dead_lettered)."""
+    wanted = {"service": process.name, "type": event_type, **labels}
+    for family in text_string_to_metric_families(httpx.get(process.url + "/metrics", trust_env=False).text):
+        for sample in family.samples:
+            if sample.name == f"repitbot_events_{what}_total" and sample.labels == wanted:
+                return sample.value
+    return 0.0
+
+
 def _backlog(process: Process) -> float:
     """The service's outbox backlog gauge, as Prometheus would scrape it."""
-    for line in httpx.get(process.url + "/metrics", trust_env=False).text.splitlines():
-        if line.startswith("repitbot_outbox_backlog{"):
-            return float(line.rsplit(" ", 1)[1])
+    for family in text_string_to_metric_families(httpx.get(process.url + "/metrics", trust_env=False).text):
+        for sample in family.samples:
+            if sample.name == "repitbot_outbox_backlog" and sample.labels == {"service": process.name}:
+                return sample.value
     return 0.0
 
 
