@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -110,6 +111,9 @@ class OutboxRelay:
             except Exception:
                 log.exception("outbox relay failed; retrying")
                 published = 0
+                # the backlog grows while the broker is away: that is when its gauge matters
+                with contextlib.suppress(Exception):
+                    await self._observe_backlog()
                 await asyncio.sleep(self._poll_interval)
             if published < self._batch_size:
                 try:
