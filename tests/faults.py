@@ -56,7 +56,7 @@ class Proxy:
     def close(self) -> None:
         if self._loop.is_closed():
             return
-        self._call(self._cut())
+        self._call(self._shutdown())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self._loop.close()
@@ -83,6 +83,14 @@ class Proxy:
         for writer in list(self._open):
             writer.transport.abort()
         self._open.clear()
+
+    async def _shutdown(self) -> None:
+        """Cut, and end the connections' tasks, so that none is left pending when the loop stops."""
+        await self._cut()
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         try:
