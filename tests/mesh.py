@@ -211,6 +211,10 @@ class Mesh:
         import uuid
         return self.servers.create_database(f"mesh_{name}_{uuid.uuid4().hex[:8]}")
 
+    def forget_counted_requests(self) -> None:
+        """No failed login and no request counted, as when the mesh started."""
+        _forget_counted_requests(self.servers.redis_url)
+
     # --- stopping and restarting -------------------------------------------------------
     def kill(self, process: Process) -> None:
         """SIGKILL: the process dies at once, its connections reset."""
