@@ -140,7 +140,7 @@ _LOG_OFFSETS = pytest.StashKey[dict[Path, int]]()
 def shared_mesh(the_shared_mesh: SharedMesh, request: pytest.FixtureRequest) -> SharedMesh:
     """The shared mesh with no login or request counted yet (every client is 127.0.0.1, so one
     test's logins would eat into the per-address limits of the next). A failing test's report
-    shows what the processes logged during it."""
+    shows what the processes logged during it. The session's last test on it stops it."""
     mesh = the_shared_mesh.mesh
     dead = [p for p in mesh.all_processes() if not p.running]
     if dead:
@@ -148,6 +148,9 @@ def shared_mesh(the_shared_mesh: SharedMesh, request: pytest.FixtureRequest) -> 
                     + "\n".join(p.tail() for p in dead))
     mesh.forget_counted_requests()
     request.node.stash[_LOG_OFFSETS] = {p.log: _size(p.log) for p in mesh.all_processes()}
+    users = [item for item in request.session.items if "shared_mesh" in getattr(item, "fixturenames", ())]
+    if users[-1] is request.node:   # the last one: the rest of the session runs without its processes
+        request.addfinalizer(mesh.close)
     return the_shared_mesh
 
 
