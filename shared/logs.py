@@ -6,7 +6,7 @@ import logging
 import sys
 from typing import TextIO
 
-from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.orjson import OrjsonFormatter
 
 from shared import context, tracing
 
@@ -45,7 +45,8 @@ def log_handler(stream: TextIO, *, json_output: bool = True, process: str = "rep
     handler = logging.StreamHandler(stream)
     handler.addFilter(_ContextFilter(process))
     if json_output:
-        handler.setFormatter(JsonFormatter(
+        # orjson: a line costs about two thirds of what the standard json module makes it cost
+        handler.setFormatter(OrjsonFormatter(
             "%(asctime)s %(levelname)s %(service)s %(name)s %(message)s %(correlation_id)s %(causation_id)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         ))

@@ -1,8 +1,7 @@
 """Homework reminders: the student is told `HOMEWORK_REMINDER_MINUTES` (24 h) before a homework
 is due when nothing was handed in. Armed on `homework.assigned`, moved on `homework.updated`
-(a new due time), dropped on `homework.submitted` and `homework.graded`; the dispatcher turns
-due ones into notifications, as it does lesson reminders (`reminders.py`): rows taken with
-`FOR UPDATE SKIP LOCKED` and marked in the transaction that creates the notification.
+(a new due time), dropped on `homework.submitted` and `homework.graded`; armed and sent as
+lesson reminders are (`due.py`).
 
 Events may come in any order: a submission heard of before the assignment leaves the
 homework closed, and the assignment then arms nothing.
@@ -12,10 +11,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notification import metrics
+from services.notification import due, metrics
 from services.notification.deps import NotificationDeps
 from services.notification.models import Homework, HomeworkReminder
 from services.notification.service import notify
@@ -71,31 +70,25 @@ async def _arm(session: AsyncSession, deps: NotificationDeps, homework: Homework
     if homework.state != OPEN or homework.due_at is None:
         return
     at = remind_at(homework.due_at, deps.settings.homework_reminder_minutes)
-    values = {"due_at": at, "state": "pending" if at > deps.clock() else "stale", "handled_at": None}
-    await session.execute(insert_for(session, HomeworkReminder).values(homework_id=homework.homework_id, **values)
-                          .on_conflict_do_update(index_elements=[HomeworkReminder.homework_id], set_=values))
+    await due.arm(session, HomeworkReminder, {"homework_id": homework.homework_id}, due_at=at,
+                  pending=at > deps.clock())
 
 
 async def send_due_homework_reminders(uow: UnitOfWork, deps: NotificationDeps, now: datetime, *,
                                       limit: int) -> int:
     """Turn the homework reminders due at `now` into notifications; returns how many were sent."""
-    rows = (await uow.session.execute(
-        select(HomeworkReminder, Homework).join(Homework, Homework.homework_id == HomeworkReminder.homework_id)
-        .where(HomeworkReminder.state == "pending", HomeworkReminder.due_at <= now)
-        .order_by(HomeworkReminder.due_at).limit(limit)
-        .with_for_update(of=HomeworkReminder, skip_locked=True))).all()
-    sent = 0
-    for reminder, homework in rows:
-        reminder.state, reminder.handled_at = _outcome(homework, now), now
-        if reminder.state == "sent":
-            assert homework.student_id is not None and homework.due_at is not None
-            data = {"homework_id": homework.homework_id, "title": homework.title, "due_at": homework.due_at}
-            await notify(uow, deps, "homework_reminder", [homework.student_id], data, now=now,
-                         key=f"homework-reminder:{homework.homework_id}:{homework.due_at.isoformat()}",
-                         deliver_by=homework.due_at)
-            sent += 1
-        metrics.HOMEWORK_REMINDERS.labels(reminder.state).inc()
-    return sent
+    return await due.send_due(
+        uow, HomeworkReminder, Homework, Homework.homework_id == HomeworkReminder.homework_id, now, limit=limit,
+        outcome=lambda _, homework: _outcome(homework, now), send=lambda _, homework: _remind(uow, deps, homework, now),
+        counter=metrics.HOMEWORK_REMINDERS)
+
+
+async def _remind(uow: UnitOfWork, deps: NotificationDeps, homework: Homework, now: datetime) -> None:
+    assert homework.student_id is not None and homework.due_at is not None
+    data = {"homework_id": homework.homework_id, "title": homework.title, "due_at": homework.due_at}
+    await notify(uow, deps, "homework_reminder", [homework.student_id], data, now=now,
+                 key=f"homework-reminder:{homework.homework_id}:{homework.due_at.isoformat()}",
+                 deliver_by=homework.due_at)
 
 
 def _outcome(homework: Homework, now: datetime) -> str:

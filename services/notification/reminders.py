@@ -1,24 +1,21 @@
 """Lesson reminders: armed when a lesson is scheduled, moved when it is rescheduled, dropped
 when it is cancelled or completed, turned into notifications by the dispatcher when due.
 
-Reminders are rows keyed by (lesson, offset). The dispatcher takes due ones with
-`FOR UPDATE SKIP LOCKED` and marks them sent in the transaction that creates the
-notifications, so a restart loses none and two instances never send one twice.
+Reminders are rows keyed by (lesson, offset), armed and sent as `due.py` says.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
-from services.notification import metrics
+from services.notification import due, metrics
 from services.notification.deps import NotificationDeps
 from services.notification.domain import reminder_due_at, reminder_is_current, reminders_to_arm
 from services.notification.models import Lesson, Reminder
 from services.notification.service import notify
 from shared.db import UnitOfWork
 from shared.events import LessonCancelled, LessonCompleted, LessonRescheduled, LessonScheduled
-from shared.sql import insert_for
 
 
 async def lesson_scheduled(uow: UnitOfWork, deps: NotificationDeps, p: LessonScheduled) -> None:
@@ -65,30 +62,17 @@ async def _arm(uow: UnitOfWork, deps: NotificationDeps, lesson: Lesson) -> None:
     offsets = deps.settings.reminder_offsets_minutes
     armed = set(reminders_to_arm(lesson.starts_at, deps.clock(), offsets))
     for offset in offsets:
-        values = {"due_at": reminder_due_at(lesson.starts_at, offset),
-                  "state": "pending" if offset in armed else "stale", "handled_at": None}
-        await uow.session.execute(
-            insert_for(uow.session, Reminder).values(lesson_id=lesson.lesson_id, offset_minutes=offset, **values)
-            .on_conflict_do_update(index_elements=[Reminder.lesson_id, Reminder.offset_minutes], set_=values))
+        await due.arm(uow.session, Reminder, {"lesson_id": lesson.lesson_id, "offset_minutes": offset},
+                      due_at=reminder_due_at(lesson.starts_at, offset), pending=offset in armed)
 
 
 async def send_due_reminders(uow: UnitOfWork, deps: NotificationDeps, now: datetime, *, limit: int) -> int:
     """Turn the reminders due at `now` into notifications; returns how many were sent."""
-    rows = (await uow.session.execute(
-        select(Reminder, Lesson).join(Lesson, Lesson.lesson_id == Reminder.lesson_id)
-        .where(Reminder.state == "pending", Reminder.due_at <= now)
-        .order_by(Reminder.due_at).limit(limit)
-        .with_for_update(of=Reminder, skip_locked=True))).all()
-    sent = 0
     offsets = deps.settings.reminder_offsets_minutes
-    for reminder, lesson in rows:
-        reminder.state = _outcome(reminder, lesson, now, offsets)
-        reminder.handled_at = now
-        if reminder.state == "sent":
-            await _remind(uow, deps, reminder, lesson, now)
-            sent += 1
-        metrics.REMINDERS.labels(reminder.state).inc()
-    return sent
+    return await due.send_due(
+        uow, Reminder, Lesson, Lesson.lesson_id == Reminder.lesson_id, now, limit=limit,
+        outcome=lambda reminder, lesson: _outcome(reminder, lesson, now, offsets),
+        send=lambda reminder, lesson: _remind(uow, deps, reminder, lesson, now), counter=metrics.REMINDERS)
 
 
 def _outcome(reminder: Reminder, lesson: Lesson, now: datetime, offsets: list[int]) -> str:
