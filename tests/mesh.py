@@ -40,7 +40,7 @@ from shared.auth import public_jwk
 from shared.settings import SERVICE_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
-READY_TIMEOUT = 60.0
+READY_TIMEOUT = 120.0   # ten processes starting at once on two busy cores take a while
 _live: list[Mesh] = []
 
 

@@ -136,6 +136,16 @@ async def the_shared_mesh(servers: Servers) -> AsyncIterator[SharedMesh]:
 _LOG_OFFSETS = pytest.StashKey[dict[Path, int]]()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests on the shared mesh run one after the other, from where the first of them was:
+    its processes live only while they run, not beside the meshes of the modules in between."""
+    users = [item for item in items if "shared_mesh" in getattr(item, "fixturenames", ())]
+    if users:
+        first, chosen = items.index(users[0]), set(users)
+        others = [item for item in items if item not in chosen]
+        items[:] = others[:first] + users + others[first:]
+
+
 @pytest.fixture
 def shared_mesh(the_shared_mesh: SharedMesh, request: pytest.FixtureRequest) -> SharedMesh:
     """The shared mesh with no login or request counted yet (every client is 127.0.0.1, so one
