@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.enums import ChatType
 from aiogram.filters import Filter
 from aiogram.types import Chat, TelegramObject
 
@@ -70,14 +71,17 @@ async def unlink_chat(gateway: Gateway, chats: Chats, chat_id: int, *, reason: s
 
 
 class IdentityMiddleware(BaseMiddleware):
-    """Puts `caller` (a `Caller`, or None for a chat not linked) into the handler's data."""
+    """Puts `caller` (a `Caller`, or None for a chat not linked) into the handler's data. Only the
+    person of a private chat is ever its caller (`routers/private.py` answers the rest)."""
 
     def __init__(self, gateway: Gateway, chats: Chats) -> None:
         self.gateway, self.chats = gateway, chats
 
     async def __call__(self, handler: Any, event: TelegramObject, data: dict[str, Any]) -> Any:
         chat: Chat | None = data.get("event_chat")
-        data["caller"] = await resolve_caller(self.gateway, self.chats, chat.id) if chat else None
+        user = data.get("event_from_user")
+        own = chat is not None and chat.type == ChatType.PRIVATE and user is not None and user.id == chat.id
+        data["caller"] = await resolve_caller(self.gateway, self.chats, chat.id) if own and chat else None
         return await handler(event, data)
 
 

@@ -5,6 +5,18 @@ from aiogram import Router
 
 
 def all_routers() -> list[Router]:
-    from telegram_bot.routers import assign, errors, fallback, homework, lessons, money, people, progress, start, words
-    return [errors.router, start.router, lessons.router, homework.router, assign.router, words.router, money.router,
-            people.router, progress.router, fallback.router]
+    from telegram_bot.routers import (
+        assign,
+        errors,
+        fallback,
+        homework,
+        lessons,
+        money,
+        people,
+        private,
+        progress,
+        start,
+        words,
+    )
+    return [errors.router, private.router, start.router, lessons.router, homework.router, assign.router,
+            words.router, money.router, people.router, progress.router, fallback.router]

@@ -64,6 +64,7 @@ async def test_a_student_sees_the_schedule_and_a_teacher_completes_the_lesson_wi
     await eventually(lambda: week.text.startswith("Занятия сегодня"))
     assert "Дроби" in week.text and bot_platform.telegram.last_id() == mark   # edited, not sent again
 
+    await teacher_chat.reply("Напоминание об уроке «Дроби»")   # the teacher's too, before the card is asked
     card = await teacher_chat.ask("/today", "Математика: Дроби")
     assert "Анна Смирнова" in card.text
     teacher_chat.tap(card, "Начать")
