@@ -4,7 +4,9 @@ and remembered for a moment so that a busy probe does not hammer the services.
 Per service: its instances' readiness with their dependencies (database, broker, Redis), and
 the state of its breaker. The platform is `ok` when everything is, `down` when no service
 answers, and `degraded` otherwise: an instance down, a dependency down anywhere (the gateway's
-own Redis included), or a breaker not closed. Instance URLs are for admins only (`public`).
+own Redis included), or a breaker not closed. A service is `down` when none of its instances
+answers; one whose instances answer not ready (a required dependency lost) is `degraded`.
+Instance URLs are for admins only (`public`).
 """
 from __future__ import annotations
 
@@ -50,7 +52,9 @@ class HealthAggregator:
 
     async def _service(self, upstream: Upstream) -> dict[str, Any]:
         instances = await asyncio.gather(*(self._instance(upstream, i) for i in upstream.pool.instances))
-        answering = [i for i in instances if i["status"] != "down"]
+        # an instance that answers, even not ready (its database lost, say), is up and says why:
+        # the service is degraded; it is down when no instance answers at all
+        answering = [i for i in instances if "latency_ms" in i]
         breaker = self._breaker_state(upstream.name)
         dependencies: dict[str, str] = {}
         for instance in instances:

@@ -2,6 +2,11 @@
 decks (shared by their teacher), half of them already studied, asks what is due and reviews.
 
     python -m bench.dictionary [--requests 300]
+    python -m bench.dictionary --baseline DIR [--rounds 6] [--requests 100]
+
+With `--baseline DIR` (another commit, e.g. `git archive <commit> | tar -x -C DIR`) the service of
+this tree and the one of DIR take turns (`bench/compare.py`) on the same seeded database: the ratios
+within one run are what a shared, noisy machine can show.
 
 PostgreSQL (and RabbitMQ, Redis) are started here as the test suite starts them; the service runs
 in this process with its real app (routing, token check, the unit of work, the outbox) and is
@@ -12,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -94,23 +101,34 @@ def p(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] * 1000
 
 
-async def run(requests: int) -> None:
+def app_of(url: str, keys: TestKeys):
+    settings = DictionarySettings(mode="mesh", environment="test", var_dir=Path(tempfile.mkdtemp()), database_url=url)
+    return create_app(settings, Runtime(bus=InMemoryBus(), redis=make_redis(None), key_source=keys))
+
+
+def ms(times: dict[str, list[float]]) -> dict[str, list[float]]:
+    return {name: [value * 1000 for value in values] for name, values in times.items()}
+
+
+async def run(args: argparse.Namespace) -> None:
     from tests.servers import start_servers, stop_servers
     servers = start_servers(Path(tempfile.mkdtemp(prefix="repitbot-bench-")))
     try:
-        keys = TestKeys()
-        settings = DictionarySettings(mode="mesh", environment="test", var_dir=Path(tempfile.mkdtemp()),
-                                      database_url=servers.create_database(f"bench_dictionary_{uuid.uuid4().hex[:6]}"))
-        app = create_app(settings, Runtime(bus=InMemoryBus(), redis=make_redis(None), key_source=keys))
+        keys, url = TestKeys(), servers.create_database(f"bench_dictionary_{uuid.uuid4().hex[:6]}")
+        app = app_of(url, keys)
         async with running(app) as client:
             teacher, student = uuid.uuid4(), uuid.uuid4()
             started = time.perf_counter()
             decks = await seed(app, teacher, student)
             print(f"seeded {DECKS * CARDS_PER_DECK} cards, {DECKS * CARDS_PER_DECK // 2} states "
                   f"in {time.perf_counter() - started:.1f} s")
-            headers = keys.headers(student, "student")
-            await measure(client, headers, decks, 20)                       # warm-up
-            times = await measure(client, headers, decks, requests)
+            if args.baseline is None:
+                headers = keys.headers(student, "student")
+                await measure(client, headers, decks, 20)                       # warm-up
+                times = await measure(client, headers, decks, args.requests)
+        if args.baseline is not None:
+            await asyncio.to_thread(compare, url, student, decks, args)
+            return
         for name, values in times.items():
             print(f"{name:10}  n={len(values)}  p50 {p(values, 50):6.2f} ms  p95 {p(values, 95):6.2f} ms  "
                   f"max {max(values) * 1000:6.2f} ms")
@@ -119,10 +137,46 @@ async def run(requests: int) -> None:
         stop_servers()
 
 
+def compare(url: str, student: uuid.UUID, decks, args: argparse.Namespace) -> None:
+    """This tree's service against the baseline's, in alternating rounds of `--requests` rounds."""
+    from bench.compare import alternate, report
+    from bench.compare import worker as run_worker
+
+    seeded = Path(tempfile.mkdtemp(prefix="repitbot-bench-")) / "seeded.json"
+    seeded.write_text(json.dumps({"student": str(student),
+                                  "decks": [[str(deck), [str(card) for card in cards]] for deck, cards in decks]}))
+    results = alternate(args.baseline, args.rounds, lambda name, tree: run_worker(
+        Path(__file__), tree, ["--database-url", url, "--seeded", str(seeded), "--requests", str(args.requests)]))
+    print(f"dictionary, {args.rounds} rounds of {args.requests} requests per tree (old: {args.baseline}):")
+    report(results)
+    print("targets: due p95 < 20 ms, review p95 < 10 ms")
+
+
+async def worker(args: argparse.Namespace) -> None:
+    """The measuring part alone, on the code of the tree in PYTHONPATH, against the seeded database."""
+    import services
+    seeded = json.loads(Path(args.seeded).read_text())
+    decks = [(uuid.UUID(deck), [uuid.UUID(card) for card in cards]) for deck, cards in seeded["decks"]]
+    keys = TestKeys()
+    async with running(app_of(args.database_url, keys)) as client:
+        headers = keys.headers(uuid.UUID(seeded["student"]), "student")
+        await measure(client, headers, decks, 20)                       # warm-up
+        times = await measure(client, headers, decks, args.requests)
+    print(f"code of {Path(services.__file__).resolve().parent.parent}", file=sys.stderr)
+    print(json.dumps(ms(times)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
-    asyncio.run(run(parser.parse_args().requests))
+    parser.add_argument("--baseline", type=Path, help="compare with the code of the tree in this directory "
+                        "(another commit, extracted), in alternating rounds on the same data")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds per tree with --baseline")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
+    parser.add_argument("--seeded", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    asyncio.run(worker(args) if args.worker else run(args))
 
 
 if __name__ == "__main__":

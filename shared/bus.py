@@ -18,6 +18,7 @@ import orjson
 from pydantic import ValidationError
 
 from shared import metrics
+from shared.errors import dependency_away
 from shared.events import Event, log_fields
 
 log = logging.getLogger(__name__)
@@ -85,13 +86,30 @@ def log_failure(queue: str, body: bytes, key: str, attempt: int, reason: str | N
                   extra={**fields, "outcome": "parked", "reason": reason})
 
 
+# A dependency out of reach (the service's database restarting, say) is waited for longer than
+# an ordinary failure is retried: up to AWAY_ATTEMPTS deliveries, the delay doubling up to
+# MAX_AWAY_DELAY (about a minute in all with the default delay), below the broker's own delivery
+# limit (shared.rabbit.BROKER_DELIVERY_LIMIT). Parked sooner, every event that arrived during a
+# database restart would wait in the DLQ for someone to replay it.
+AWAY_ATTEMPTS = 18
+MAX_AWAY_DELAY = 5.0
+
+
 def decide_failure(exc: BaseException, attempt: int, max_attempts: int) -> str | None:
     """None to retry, or the reason to park the message with."""
     if isinstance(exc, (PoisonMessage, ValidationError)):
         return f"poison: {type(exc).__name__}: {exc}"[:1000]
-    if attempt >= max_attempts:
+    if attempt >= (max(max_attempts, AWAY_ATTEMPTS) if dependency_away(exc) else max_attempts):
         return f"failed {attempt} times: {type(exc).__name__}: {exc}"[:1000]
     return None
+
+
+def retry_delay(exc: BaseException, attempt: int, base: float) -> float:
+    """How long a failed message waits before it is handed back: longer and longer while a
+    dependency is out of reach, a little longer each time otherwise."""
+    if dependency_away(exc):
+        return min(base * 2 ** attempt, MAX_AWAY_DELAY)
+    return base * attempt
 
 
 @dataclass
@@ -171,7 +189,7 @@ class InMemoryBus:
                 self._dead[q.name].append(DeadLetter(body, reason, key, attempt))
                 metrics.EVENTS_DEAD_LETTERED.labels(q.name.split(".")[0], key).inc()
             else:
-                await asyncio.sleep(self.retry_delay * attempt)
+                await asyncio.sleep(retry_delay(exc, attempt, self.retry_delay))
                 q.inbox.put_nowait((body, key, attempt + 1))
         finally:
             q.in_flight -= 1
@@ -202,5 +220,6 @@ __all__ = [
     "InMemoryBus",
     "PoisonMessage",
     "decide_failure",
+    "retry_delay",
     "topic_matches",
 ]

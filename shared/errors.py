@@ -168,13 +168,37 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
-        if exc.connection_invalidated:  # the pool has dropped its connections; the next try gets new ones
+        # the pool has dropped its connections (the next try gets new ones), or the server is
+        # going down or starting up: the request was fine, the database was away
+        if dependency_away(exc):
             log.warning("database connection lost on %s %s: %s", request.method, request.url.path, exc.orig)
             return problem(503, "The database connection was lost; retry the request",
                            headers={"Retry-After": "1"})
         return await _unexpected(request, exc)
 
+    @app.exception_handler(ConnectionError)
+    async def _unreachable(request: Request, exc: ConnectionError) -> JSONResponse:
+        # refused or reset while connecting (asyncpg's connect raises it unwrapped): a dependency
+        # is away, the service is up; a 500 here would count against its breaker at the gateway
+        log.warning("a dependency could not be reached on %s %s: %r", request.method, request.url.path, exc)
+        return problem(503, "A dependency of the service could not be reached; retry the request",
+                       headers={"Retry-After": "1"})
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(500, "An unexpected error occurred; it has been logged")
+
+
+# SQLSTATE class 08 (connection exception) and 57P01-57P03 (admin shutdown, crash shutdown, cannot
+# connect now): what a client sees while PostgreSQL restarts
+_DATABASE_AWAY = ("08", "57P01", "57P02", "57P03")
+
+
+def dependency_away(exc: BaseException) -> bool:
+    """The failure is a dependency out of reach for now (a connection refused, reset or lost, the
+    database shutting down or starting up), not the work itself: the same work succeeds later."""
+    if isinstance(exc, ConnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or str(getattr(exc.orig, "sqlstate", None) or "").startswith(_DATABASE_AWAY))

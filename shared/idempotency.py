@@ -12,10 +12,15 @@ waits for that transaction, then gets its answer (or does the work itself if it 
 
     async def create(data: XCreate, user: CurrentUser, uow: UowDep, once: Once) -> Response:
         return await once.run(uow, lambda: create_x(uow, user, data), status_code=201)
+
+Work that must not hold a transaction open while it calls someone else (a payment provider) uses
+`once.run_in_steps(uow, work, lease=...)` instead: the key is claimed and answered in transactions
+of their own around the work, and `once.scope` lets the work find what an earlier try began.
 """
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,6 +38,8 @@ from shared.db import UnitOfWork
 from shared.errors import Conflict
 from shared.events import utcnow
 from shared.sql import JSONType, UtcDateTime, insert_for
+
+log = logging.getLogger(__name__)
 
 KEEP = timedelta(hours=24)
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -95,6 +102,15 @@ class Idempotency:
     key: str | None
     fingerprint: str
 
+    @property
+    def scope(self) -> str | None:
+        """A stable name of this caller's key on this route (None without a key): work done in
+        steps (`run_in_steps`) records it to find and resume what an earlier try of the same
+        request began."""
+        if self.key is None:
+            return None
+        return hashlib.sha256(f"{self.caller_id}\n{self.route}\n{self.key}".encode()).hexdigest()
+
     async def run(self, uow: UnitOfWork, work: Work, *, status_code: int = 200) -> Response:
         """The answer of `work()` (a use case that commits its unit of work), or the first answer
         to this key. Only answers below 400 are kept: a refused request changed nothing."""
@@ -111,17 +127,54 @@ class Idempotency:
                 await uow.commit()
         return response
 
+    async def run_in_steps(self, uow: UnitOfWork, work: Work, *, lease: timedelta,
+                           status_code: int = 200) -> Response:
+        """Like `run`, for work that cannot be one transaction: it commits several of its own and
+        calls something outside them (a payment provider). The key is claimed in a transaction of
+        its own and answered in another once the work has ended; a refused request (an answer of
+        400 or more, or an exception) releases it. The claim lasts `lease`: when a crash left it
+        unanswered, a retry after that takes it over, so the work must find and resume what an
+        earlier try began (by `scope`) or be harmless to repeat."""
+        if self.key is None:
+            return _response(await work(), status_code)
+        async with uow:
+            earlier = await self._claim(uow.session, keep=lease)
+            if earlier is not None:
+                return earlier
+            await uow.commit()
+        try:
+            response = _response(await work(), status_code)
+        except BaseException:
+            await self._settle(uow, None)
+            raise
+        await self._settle(uow, response if response.status_code < 400 else None)
+        return response
+
+    async def _settle(self, uow: UnitOfWork, response: Response | None) -> None:
+        """Keep the answer to a claimed key, or release the claim (no answer)."""
+        try:
+            async with uow:
+                if response is None:
+                    await uow.session.execute(delete(self.model).where(*self._where(),
+                                                                       self.model.status_code.is_(None)))
+                else:
+                    await self._keep(uow.session, response, expires_at=utcnow() + KEEP)
+                    self.purge.now_and_then(uow)
+                await uow.commit()
+        except Exception:  # boundary: the work is done; an unsettled claim lapses with its lease
+            log.exception("settling the Idempotency-Key of %s failed", self.route)
+
     @property
     def model(self) -> Any:
         return self.purge.model
 
-    async def _claim(self, session: AsyncSession) -> Response | None:
-        """Insert this key's row, or the first answer when the key is taken (waiting for the
-        transaction that took it); an expired row counts as absent."""
+    async def _claim(self, session: AsyncSession, *, keep: timedelta = KEEP) -> Response | None:
+        """Insert this key's row (kept for `keep`), or the first answer when the key is taken
+        (waiting for the transaction that took it); an expired row counts as absent."""
         model, now = self.model, utcnow()
         insert = insert_for(session, model).values(
             caller_id=self.caller_id, route=self.route, key=self.key, fingerprint=self.fingerprint,
-            expires_at=now + KEEP)
+            expires_at=now + keep)
         claimed = await session.execute(insert.on_conflict_do_update(
             index_elements=["caller_id", "route", "key"],
             set_={"fingerprint": insert.excluded.fingerprint, "expires_at": insert.excluded.expires_at,
@@ -138,10 +191,10 @@ class Idempotency:
         return Response(content=row.body, status_code=row.status_code,
                         headers={**(row.headers or {}), REPLAYED_HEADER: "true"})
 
-    async def _keep(self, session: AsyncSession, response: Response) -> None:
+    async def _keep(self, session: AsyncSession, response: Response, **also: Any) -> None:
         kept = {name: value for name, value in response.headers.items() if name in _KEPT_HEADERS}
         await session.execute(update(self.model).where(*self._where()).values(
-            status_code=response.status_code, headers=kept, body=bytes(response.body)))
+            status_code=response.status_code, headers=kept, body=bytes(response.body), **also))
 
     def _where(self) -> tuple[Any, ...]:
         model = self.model

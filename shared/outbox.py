@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -96,6 +97,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         context.service.set(self._service)
+        failing = False
         while True:
             # cleared before the query: a commit from here on wakes the next round, so a
             # notification that arrives while this round runs is never lost
@@ -105,11 +107,21 @@ class OutboxRelay:
                 if published < self._batch_size:
                     await self._observe_backlog()
                     await self._purge_published()
+                if failing:
+                    log.info("outbox relay publishing again")
+                failing = False
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("outbox relay failed; retrying")
-                published = 0
+            except Exception as exc:
+                # the traceback once; while the broker stays away, a line a round without it
+                if failing:
+                    log.warning("outbox relay still failing: %s: %s; retrying", type(exc).__name__, exc)
+                else:
+                    log.exception("outbox relay failed; retrying")
+                failing, published = True, 0
+                # the backlog grows while the broker is away: that is when its gauge matters
+                with contextlib.suppress(Exception):
+                    await self._observe_backlog()
                 await asyncio.sleep(self._poll_interval)
             if published < self._batch_size:
                 try:

@@ -15,7 +15,7 @@ import orjson
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustChannel, AbstractRobustConnection
 
 from shared import metrics, tracing
-from shared.bus import DeadLetter, Handler, decide_failure, log_failure
+from shared.bus import DeadLetter, Handler, decide_failure, log_failure, retry_delay
 from shared.events import DEAD_LETTER_EXCHANGE, EXCHANGE, Event
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 # The broker's own delivery limit is a backstop for consumers that die mid-message (a crash
 # loop); ordinary failures are parked by the consumer, with the reason, after EVENT_MAX_ATTEMPTS,
-# long before it. It is a constant so that instances with other settings declare the same queue.
+# long before it (a failure because the service's database is out of reach after
+# shared.bus.AWAY_ATTEMPTS). It is a constant so that instances with other settings declare the same queue.
 BROKER_DELIVERY_LIMIT = 20
 ORIGINAL_KEY = "x-original-routing-key"    # kept on a parked message, and through its replays
 # Replayed messages go through a headers exchange that routes on REPLAY_QUEUE_HEADER (headers
@@ -130,7 +131,7 @@ class RabbitBus:
             reason = decide_failure(exc, attempt, self.max_attempts)
             log_failure(queue, message.body, message.routing_key or "", attempt, reason, exc)
             if reason is None:
-                await asyncio.sleep(self._retry_delay * attempt)
+                await asyncio.sleep(retry_delay(exc, attempt, self._retry_delay))
                 await message.nack(requeue=True)
                 return
             await dlx.publish(_parked(message, reason, attempt), routing_key=queue)

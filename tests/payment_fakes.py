@@ -7,6 +7,7 @@ bank would, `notification(...)` builds what the provider would POST to the webho
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -49,13 +50,39 @@ def serving(app: FastAPI) -> Iterator[str]:
         thread.join(timeout=5)
 
 
+class Gate:
+    """Holds a fake's writes while closed, as a slow provider would; counts the calls held."""
+
+    def __init__(self) -> None:
+        self._open = threading.Event()
+        self._open.set()
+        self._lock = threading.Lock()
+        self.waiting = 0
+
+    def close(self) -> None:
+        self._open.clear()
+
+    def open(self) -> None:
+        self._open.set()
+
+    async def through(self) -> None:
+        with self._lock:
+            self.waiting += 1
+        try:
+            await asyncio.to_thread(self._open.wait, 60)
+        finally:
+            with self._lock:
+                self.waiting -= 1
+
+
 # --- YooKassa --------------------------------------------------------------------------
 @dataclass
 class FakeYooKassa:
     url: str = ""
     payments: dict[str, dict[str, Any]] = field(default_factory=dict)
     refunds: list[dict[str, Any]] = field(default_factory=list)
-    by_key: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_key: dict[str, dict[str, Any]] = field(default_factory=dict)   # Idempotence-Key: the first answer
+    gate: Gate = field(default_factory=Gate)
 
     @property
     def api_url(self) -> str:
@@ -75,6 +102,7 @@ class FakeYooKassa:
         async def create(request: Request) -> JSONResponse:
             if (denied := _basic_auth(request)) is not None:
                 return denied
+            await self.gate.through()
             key = request.headers.get("idempotence-key", "")
             if key in self.by_key:
                 return JSONResponse(self.by_key[key])
@@ -100,10 +128,15 @@ class FakeYooKassa:
 
         @app.post("/v3/refunds")
         async def refund(request: Request) -> JSONResponse:
+            await self.gate.through()
+            key = "refund:" + request.headers.get("idempotence-key", "")
+            if key in self.by_key:
+                return JSONResponse(self.by_key[key])
             body = await request.json()
             refund = {"id": str(uuid.uuid4()), "status": "succeeded", "payment_id": body["payment_id"],
                       "amount": body["amount"], "created_at": "2026-01-01T00:00:00.000Z"}
             self.refunds.append(refund)
+            self.by_key[key] = refund
             return JSONResponse(refund)
         return app
 
@@ -129,6 +162,13 @@ class FakeStripe:
     url: str = ""
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     refunds: list[dict[str, Any]] = field(default_factory=list)
+    by_key: dict[str, dict[str, Any]] = field(default_factory=dict)   # Idempotency-Key: the first answer
+    gate: Gate = field(default_factory=Gate)
+    refuse_refunds: bool = False     # answer refunds with a 400, as for a charge already refunded
+
+    def keyed(self, request: Request) -> str | None:
+        key = request.headers.get("idempotency-key")
+        return f"{request.url.path}:{key}" if key else None
 
     def pay(self, session_id: str) -> None:
         self.sessions[session_id].update(payment_status="paid", status="complete",
@@ -145,6 +185,9 @@ class FakeStripe:
 
         @app.post("/v1/checkout/sessions")
         async def create(request: Request) -> JSONResponse:
+            await self.gate.through()
+            if (key := self.keyed(request)) in self.by_key:
+                return JSONResponse(self.by_key[key])
             form = dict((await request.form()).items())
             session_id = f"cs_test_{uuid.uuid4().hex}"
             session = {"id": session_id, "object": "checkout.session", "status": "open",
@@ -154,6 +197,8 @@ class FakeStripe:
                        "client_reference_id": form.get("client_reference_id"),
                        "url": f"{self.url}/pay/{session_id}"}
             self.sessions[session_id] = session
+            if key:
+                self.by_key[key] = session
             return JSONResponse(session)
 
         @app.get("/v1/checkout/sessions/{session_id}")
@@ -162,10 +207,18 @@ class FakeStripe:
 
         @app.post("/v1/refunds")
         async def refund(request: Request) -> JSONResponse:
+            await self.gate.through()
+            if (key := self.keyed(request)) in self.by_key:
+                return JSONResponse(self.by_key[key])
+            if self.refuse_refunds:
+                return JSONResponse({"error": {"type": "invalid_request_error", "code": "charge_already_refunded",
+                                               "message": "Charge has already been refunded."}}, status_code=400)
             form = dict((await request.form()).items())
             refund = {"id": f"re_{uuid.uuid4().hex[:16]}", "object": "refund", "status": "succeeded",
                       "amount": int(str(form["amount"])), "payment_intent": form["payment_intent"]}
             self.refunds.append(refund)
+            if key:
+                self.by_key[key] = refund
             return JSONResponse(refund)
         return app
 

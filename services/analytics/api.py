@@ -78,9 +78,7 @@ async def teacher_overview(user: CurrentUser, uow: UowDep, settings: SettingsDep
     """The caller's teaching and business: lessons and hours by week and month, income by month,
     debts, homework on time, active students and students at risk. 422 when `to` is not after
     `from`, when they are more than 800 days apart, or when either is outside the years 1970-2200."""
-    viewer = await service.viewer_of(uow, user)
-    window = service.window_of(start, end, weeks, viewer, settings, utcnow())
-    return await service.overview_of(uow, viewer, *window)
+    return await service.overview_for(uow, user, start, end, weeks, settings)
 
 
 @router.get("/teachers/me/overview.png", response_class=Response, responses=PNG, dependencies=[TEACHER])

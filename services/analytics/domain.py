@@ -212,7 +212,10 @@ def zone(name: str | None) -> ZoneInfo:
 
 def week_of(moment: datetime, tz: ZoneInfo) -> date:
     """The Monday of the moment's week, in the viewer's zone."""
-    day = moment.astimezone(tz).date()
+    return monday_of(moment.astimezone(tz).date())
+
+
+def monday_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 

@@ -83,6 +83,7 @@ class HomeworkFact(AnalyticsBase):
     __table_args__ = (
         Index("ix_homework_facts_teacher_due", "teacher_id", "due_at"),
         Index("ix_homework_facts_student_due", "student_id", "due_at"),
+        Index("ix_homework_facts_student_graded", "student_id", "graded_at"),   # the last scores
     )
 
     homework_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)

@@ -6,7 +6,8 @@ import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.analytics import domain
 from services.analytics.models import KnownUser, StoredEvent
@@ -37,7 +38,15 @@ class Viewer:
 
 async def viewer_of(uow: UnitOfWork, principal: Principal) -> Viewer:
     async with uow.read_only():
-        user = await uow.session.get(KnownUser, principal.id)
+        return await _viewer(uow.session, principal)
+
+
+_USERS = KnownUser.__table__.c
+VIEWER = select(_USERS.timezone, _USERS.locale).where(_USERS.id == bindparam("user_id"))   # built once
+
+
+async def _viewer(session: AsyncSession, principal: Principal) -> Viewer:
+    user = (await session.execute(VIEWER, {"user_id": principal.id})).first()
     return Viewer(principal, user.timezone if user else None, user.locale if user else None)
 
 
@@ -78,6 +87,17 @@ async def progress_of(uow: UnitOfWork, viewer: Viewer, student_id: uuid.UUID, st
     async with uow.read_only():
         name = await people.name_of(uow.session, student_id)
         return await student_progress(uow.session, student_id, name, start, end, viewer.tz, now or utcnow())
+
+
+async def overview_for(uow: UnitOfWork, principal: Principal, start: datetime | None, end: datetime | None,
+                       weeks: int | None, settings: AnalyticsSettings, now: datetime | None = None) -> OverviewPublic:
+    """The caller's overview of the range asked for, in their zone: one read-only transaction
+    for the viewer and the answer (422 for a range `window_of` refuses)."""
+    now = now or utcnow()
+    async with uow.read_only():
+        viewer = await _viewer(uow.session, principal)
+        start, end = window_of(start, end, weeks, viewer, settings, now)
+        return await teacher_overview(uow.session, viewer.id, start, end, viewer.tz, now)
 
 
 async def overview_of(uow: UnitOfWork, viewer: Viewer, start: datetime, end: datetime,

@@ -13,13 +13,23 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import Row, case, delete, exists, func, select
+from sqlalchemy import Row, bindparam, case, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dictionary import roster
-from services.dictionary.decks import visible_card, visible_deck
-from services.dictionary.domain import CardPhase, Memory, Outcome, ReviewRating, day_start, local_day, retention, review
+from services.dictionary.decks import DECK, VIEWER, visible_card, visible_deck, visible_row
+from services.dictionary.domain import (
+    CardPhase,
+    Memory,
+    Outcome,
+    ReviewRating,
+    day_start,
+    local_day,
+    retention,
+    review,
+    zone,
+)
 from services.dictionary.models import Card, CardState, Deck, ReviewLog
 from services.dictionary.settings import DictionarySettings
 from shared.auth import Principal
@@ -59,6 +69,23 @@ class Due:
     new_left_today: int
 
 
+# What is due, built once and bound per call: the deck with the caller's access and zone, today's
+# new cards from the review log, the due cards by `ix_card_states_student_deck_due`, their count,
+# the new cards by `ix_cards_deck_position` (without a state of the student's).
+_STUDENT, _DECK, _LIMIT = bindparam("student_id"), bindparam("deck_id"), bindparam("limit")
+DUE_DECK = DECK.add_columns(select(roster.people.users.timezone).where(roster.people.users.id == VIEWER)
+                            .scalar_subquery().label("timezone"))
+NEW_TODAY = select(func.count()).select_from(ReviewLog).where(
+    ReviewLog.student_id == _STUDENT, ReviewLog.deck_id == _DECK, ReviewLog.reviewed_at >= bindparam("since"),
+    ReviewLog.was_new)
+_WAITING = (CardState.student_id == _STUDENT, CardState.deck_id == _DECK, CardState.due <= bindparam("now"))
+DUE = (select(Card.__table__, *STATE_COLUMNS).join(CardState, CardState.card_id == Card.id).where(*_WAITING)
+       .order_by(CardState.due).limit(_LIMIT))
+DUE_COUNT = select(func.count()).select_from(CardState).where(*_WAITING)
+NEW_CARDS = (select(Card.__table__).where(Card.deck_id == _DECK, ~exists().where(
+    CardState.student_id == _STUDENT, CardState.card_id == Card.id)).order_by(Card.position, Card.id).limit(_LIMIT))
+
+
 async def due_cards(uow: UnitOfWork, user: Principal, deck_id: uuid.UUID, *, limit: int,
                     now: datetime | None = None) -> Due:
     """Cards due now, the most overdue first, then as many new ones as today's limit leaves."""
@@ -66,35 +93,17 @@ async def due_cards(uow: UnitOfWork, user: Principal, deck_id: uuid.UUID, *, lim
     now = now or utcnow()
     async with uow.read_only():
         session = uow.session
-        deck = await visible_deck(session, user, deck_id)
-        new_today = await _new_today(session, user.id, deck.id, now)
-        waiting = (CardState.student_id == user.id, CardState.deck_id == deck.id, CardState.due <= now)
-        rows = (await session.execute(select(Card.__table__, *STATE_COLUMNS)
-                                      .join(CardState, CardState.card_id == Card.id)
-                                      .where(*waiting).order_by(CardState.due).limit(limit))).all()
-        due_count = len(rows) if len(rows) < limit else await session.scalar(
-            select(func.count()).select_from(CardState).where(*waiting))
+        found = await visible_row(session, user, DUE_DECK, {"deck_id": deck_id})
+        deck, tz = found[0], zone(found.timezone)
+        params = {"student_id": user.id, "deck_id": deck.id, "now": now, "limit": limit}
+        new_today = await session.scalar(NEW_TODAY, {**params, "since": day_start(local_day(now, tz), tz)}) or 0
+        rows = (await session.execute(DUE, params)).all()
+        due_count = len(rows) if len(rows) < limit else await session.scalar(DUE_COUNT, params)
         new_left = max(0, deck.new_per_day - new_today)
-        fresh = await _new_cards(session, user.id, deck.id, min(new_left, limit - len(rows)))
+        fresh_count = min(new_left, limit - len(rows))
+        fresh = (await session.execute(NEW_CARDS, {**params, "limit": fresh_count})).all() if fresh_count > 0 else []
     items = [DueItem(row, row) for row in rows] + [DueItem(row, None) for row in fresh]
     return Due(deck.id, items, int(due_count or 0), new_today, new_left)
-
-
-async def _new_today(session: AsyncSession, student_id: uuid.UUID, deck_id: uuid.UUID, now: datetime) -> int:
-    tz = await roster.timezone_of(session, student_id)
-    since = day_start(local_day(now, tz), tz)
-    return await session.scalar(select(func.count()).select_from(ReviewLog).where(
-        ReviewLog.student_id == student_id, ReviewLog.deck_id == deck_id, ReviewLog.reviewed_at >= since,
-        ReviewLog.was_new)) or 0
-
-
-async def _new_cards(session: AsyncSession, student_id: uuid.UUID, deck_id: uuid.UUID,
-                     count: int) -> list[Row[Any]]:
-    if count <= 0:
-        return []
-    seen = exists().where(CardState.student_id == student_id, CardState.card_id == Card.id)
-    return list((await session.execute(select(Card.__table__).where(Card.deck_id == deck_id, ~seen)
-                                       .order_by(Card.position, Card.id).limit(count))).all())
 
 
 def memory_of(state: CardState | Row[Any] | None) -> Memory | None:

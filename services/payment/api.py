@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from services.payment import demo_page, service, views
-from services.payment.deps import DepsDep
+from services.payment import demo_page, refunds, service, views
+from services.payment.deps import DepsDep, PaymentDeps
 from services.payment.domain import EntryKind
 from services.payment.models import IdempotencyKey
 from services.payment.schemas import (
@@ -54,7 +54,8 @@ TOP_UP = """Creates a pending payment at the provider (`provider`, or the platfo
 student's account with one teacher (`teacher_id`, needed when the student has several) and answers
 with its `confirmation_url`; the provider's notification completes it. A student tops up their own
 account, a parent a child's (`student_id`); the caller is recorded as the payer. The same
-`Idempotency-Key` with the same body returns the first answer; with another body, 409."""
+`Idempotency-Key` with the same body returns the first answer; with another body, 409. When the
+provider fails (503) the payment is kept as `failed` and the same key may be used again."""
 
 WEBHOOK = """A provider's notification. Stripe's is verified by its `Stripe-Signature` (HMAC, timestamp
 tolerance); YooKassa's, which is not signed, by fetching the payment back from its API; the demo
@@ -127,7 +128,8 @@ async def set_policy(data: PolicyUpdate, user: CurrentUser, uow: UowDep) -> Poli
              responses={503: {"description": "The provider or the user service cannot be reached now"}})
 async def create_top_up(data: TopUpCreate, user: CurrentUser, uow: UowDep, once: Once, deps: DepsDep) -> Response:
     ctx = service.TopUpContext(deps.providers, deps.directory, deps.settings.payment_return_url)
-    return await once.run(uow, lambda: _payment(service.create_top_up(uow, user, data, ctx)), status_code=201)
+    return await once.run_in_steps(uow, lambda: _payment(service.create_top_up(uow, user, data, ctx)),
+                                   lease=_lease(deps), status_code=201)
 
 
 @router.post("/manual", status_code=201, response_model=PaymentPublic, dependencies=[TEACHER])
@@ -169,14 +171,23 @@ async def get_payment(payment_id: uuid.UUID, user: CurrentUser, uow: UowDep) -> 
 
 
 @router.post("/{payment_id:uuid}/refund", response_model=PaymentPublic, dependencies=[TEACHER_OR_ADMIN],
-             responses={409: {"description": "Not completed, or more than is left of it"},
-                        503: {"description": "The provider cannot be reached now; nothing changed"}})
+             responses={409: {"description": "Not completed, or more than is left of it (counting refunds "
+                                             "in flight)"},
+                        503: {"description": "The provider cannot be reached now, or did not answer: the refund "
+                                             "is completed later if it went through (retry with the same "
+                                             "Idempotency-Key to learn its outcome)"}})
 async def refund_payment(payment_id: uuid.UUID, user: CurrentUser, uow: UowDep, once: Once, deps: DepsDep,
                          data: RefundCreate | None = None) -> Response:
     """Refund part (`amount`) or all that is left of a payment, through its provider."""
-    return await once.run(uow, lambda: _payment(service.refund(uow, user, payment_id, data or RefundCreate(),
-                                                               deps.providers)))
+    return await once.run_in_steps(uow, lambda: _payment(refunds.refund(
+        uow, user, payment_id, data or RefundCreate(), deps.providers, once.scope)), lease=_lease(deps))
 
 
 async def _payment(work) -> PaymentPublic:  # type: ignore[no-untyped-def]
     return PaymentPublic.of(await work)
+
+
+def _lease(deps: PaymentDeps) -> timedelta:
+    """How long a request's Idempotency-Key stays claimed without an answer: as long as its
+    provider call may stay unsettled before the recovery loop settles it."""
+    return timedelta(seconds=deps.settings.payment_recovery_after_seconds)

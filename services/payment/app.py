@@ -9,6 +9,7 @@ from services.payment.deps import PaymentDeps
 from services.payment.handlers import payment_handlers
 from services.payment.models import PaymentBase
 from services.payment.providers import build_providers
+from services.payment.recovery import recover_pending
 from services.payment.settings import PaymentSettings
 from shared.app import ServiceContext, ServiceSpec, create_service_app
 from shared.people import close_directory, directory_for
@@ -29,7 +30,7 @@ SPEC = ServiceSpec(
     bootstrap=bootstrap,
     routers=[api.router],
     handlers=payment_handlers,
-    background=[close_directory],
+    background=[close_directory, recover_pending],
 )
 
 

@@ -33,7 +33,7 @@ async def render(uow: UnitOfWork, demo: DemoProvider, payment_id: uuid.UUID, sig
     async with uow.read_only():
         payment = await uow.session.get(Payment, payment_id)
     if payment is None or payment.provider != demo.name or not demo.valid(payment_id, signature) \
-            or payment.status != PaymentStatus.PENDING:
+            or payment.status != PaymentStatus.PENDING or payment.provider_payment_id is None:
         raise NotFound("No such pending payment")
     return PAGE.format(amount=html.escape(to_decimal_text(payment.amount, payment.currency)),
                        currency=html.escape(payment.currency), action=WEBHOOK_PATH.format(provider=demo.name),

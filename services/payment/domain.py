@@ -36,6 +36,12 @@ class PaymentStatus(StrEnum):
     FAILED = "failed"
 
 
+class RefundStatus(StrEnum):
+    PENDING = "pending"       # reserved on the payment; the provider's answer not recorded yet
+    COMPLETED = "completed"
+    FAILED = "failed"         # the provider refused it: the reservation is released
+
+
 @dataclass(frozen=True)
 class Money:
     amount: int
@@ -65,14 +71,16 @@ def refundable(paid: int, refunded: int) -> int:
     return max(paid - refunded, 0)
 
 
-def check_refund(status: str, paid: int, refunded: int, amount: int | None) -> int:
-    """The amount to refund (all that is left when None); never more than was paid."""
+def check_refund(status: str, paid: int, refunded: int, amount: int | None, refunding: int = 0) -> int:
+    """The amount to refund (all that is left when None); never more than was paid, counting
+    the refunds still in flight (`refunding`) as done."""
     if status != PaymentStatus.COMPLETED:
         raise Conflict("Only a completed payment can be refunded")
-    left = refundable(paid, refunded)
+    left = refundable(paid, refunded + refunding)
     wanted = left if amount is None else amount
     if left == 0:
-        raise Conflict("This payment has been refunded in full")
+        raise Conflict("The rest of this payment is being refunded now" if refunding
+                       else "This payment has been refunded in full")
     if wanted <= 0 or wanted > left:
         raise Conflict(f"At most {left} minor units of this payment can be refunded",
                        errors=[{"loc": ["body", "amount"], "msg": f"at most {left}"}])

@@ -12,10 +12,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, String, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.payment.domain import PaymentStatus
+from services.payment.domain import PaymentStatus, RefundStatus
 from shared.events import utcnow
 from shared.idempotency import IdempotencyKeyMixin
 from shared.people import ParentLinkColumns, TeacherLinkColumns, UserColumns
@@ -84,6 +84,7 @@ class Payment(PaymentBase):
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunding: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # refunds in flight
     status: Mapped[str] = mapped_column(String(20), default=PaymentStatus.PENDING)
     confirmation_url: Mapped[str | None] = mapped_column(String(2000))
     flag: Mapped[str | None] = mapped_column(String(500))    # a notification refused, and why
@@ -95,6 +96,36 @@ class Payment(PaymentBase):
         UniqueConstraint("provider", "provider_payment_id"),
         CheckConstraint("amount > 0", name="positive"),
         CheckConstraint("refunded >= 0 AND refunded <= amount", name="refund_at_most_paid"),
+        CheckConstraint("refunding >= 0 AND refunded + refunding <= amount", name="in_flight_at_most_left"),
+        # top-ups still being created at their provider, for the recovery loop
+        Index("ix_payments_creating", "created_at", postgresql_where=text("provider_payment_id IS NULL"),
+              sqlite_where=text("provider_payment_id IS NULL")),
+    )
+
+
+class Refund(PaymentBase):
+    """One refund of a payment: `pending` from the moment its amount is reserved on the payment
+    (`Payment.refunding`) until the provider's answer is recorded, then `completed` (with its
+    ledger entry) or `failed` (the reservation released). Its id is the provider's idempotency
+    key, the same however often the call is repeated."""
+
+    __tablename__ = "refunds"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    payment_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20), default=RefundStatus.PENDING)
+    # the request's Idempotency-Key (`Idempotency.scope`): a retry resumes this refund
+    request: Mapped[str | None] = mapped_column(String(64), unique=True)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="positive"),
+        Index("ix_refunds_pending", "created_at", postgresql_where=text("status = 'pending'"),
+              sqlite_where=text("status = 'pending'")),
     )
 
 

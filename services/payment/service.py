@@ -1,11 +1,12 @@
 """Use cases of money coming in and going back: top-ups through a provider and their webhooks,
 manual payments, refunds, an admin's corrections, a teacher's policy.
 
-A top-up is created at the provider inside the request's transaction: when the provider fails,
-nothing is stored and the caller may retry with the same `Idempotency-Key` (the provider gets
-the payment's id as its own idempotency key). A webhook is trusted only as far as its provider
-says (`providers`); the payment row is locked, so a notification delivered twice, even at once
-to two instances, completes the payment once.
+No transaction is open while a provider is called: a top-up is recorded as pending first, created
+at the provider (with the payment's id as the provider's idempotency key), then given the
+provider's id; refunds are in `refunds.py`, and what a crash left between the steps in
+`recovery.py`. A webhook is trusted only as far as its provider says (`providers`); the payment
+row is locked, so a notification delivered twice, even at once to two instances, completes the
+payment once.
 """
 from __future__ import annotations
 
@@ -18,15 +19,15 @@ from prometheus_client import Counter
 from sqlalchemy import select
 
 from services.payment import ledger
-from services.payment.domain import EntryKind, PaymentStatus, check_refund
+from services.payment.domain import EntryKind, PaymentStatus
 from services.payment.models import Payment, TeacherPolicy
-from services.payment.providers import BadNotification, Checkout, Notice, Providers
+from services.payment.providers import BadNotification, Checkout, Created, Notice, Providers, ProviderUnavailable
 from services.payment.roster import people
-from services.payment.schemas import CorrectionCreate, ManualPaymentCreate, PolicyUpdate, RefundCreate, TopUpCreate
+from services.payment.schemas import CorrectionCreate, ManualPaymentCreate, PolicyUpdate, TopUpCreate
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.errors import NotFound, Unprocessable
-from shared.events import PaymentCompleted, PaymentRefunded, utcnow
+from shared.events import PaymentCompleted, utcnow
 from shared.people import Directory
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,6 @@ PAYMENTS = Counter("repitbot_payments_total", "Payments by provider and the stat
                    ["provider", "status"])
 WEBHOOKS = Counter("repitbot_payment_webhooks_total", "Provider notifications by outcome",
                    ["provider", "outcome"])
-REFUNDS = Counter("repitbot_refunds_total", "Refunds recorded", ["provider"])
 
 
 # --- top-ups ---------------------------------------------------------------------------
@@ -47,24 +47,66 @@ class TopUpContext:
 
 
 async def create_top_up(uow: UnitOfWork, actor: Principal, data: TopUpCreate, ctx: TopUpContext) -> Payment:
-    """A pending payment at the provider for the student's account with one of their teachers."""
+    """A pending payment at the provider for the student's account with one of their teachers:
+    recorded first (without the provider's id), created at the provider outside any transaction
+    (keyed by the payment's id), then given the provider's id and confirmation URL. When the
+    provider fails, the payment is marked failed and the error (503) goes to the caller."""
     provider = ctx.providers.for_top_up(data.provider)
+    payment = await _record_top_up(uow, actor, data, ctx.directory, provider.name)
+    try:
+        created = await provider.create(checkout(payment, ctx.return_url))
+    except ProviderUnavailable:
+        await fail_top_up(uow, payment.id)
+        raise
+    return await store_created(uow, payment.id, created)
+
+
+async def _record_top_up(uow: UnitOfWork, actor: Principal, data: TopUpCreate, directory: Directory,
+                         provider: str) -> Payment:
     async with uow:
-        student_id = await _payer_student(uow, actor, data.student_id, ctx.directory)
-        teacher_id = await _teacher_of(uow, student_id, data.teacher_id, ctx.directory)
+        student_id = await _payer_student(uow, actor, data.student_id, directory)
+        teacher_id = await _teacher_of(uow, student_id, data.teacher_id, directory)
         account = await ledger.locked_account(uow.session, student_id, teacher_id, data.amount.currency,
-                                               lock=False)   # not held during the provider's call
+                                               lock=False)   # its id only: no balance moves yet
         payment = Payment(id=uuid.uuid4(), account_id=account.id, student_id=student_id, teacher_id=teacher_id,
-                          payer_id=actor.id, provider=provider.name, amount=data.amount.amount,
-                          currency=data.amount.currency, refunded=0, status=PaymentStatus.PENDING,
+                          payer_id=actor.id, provider=provider, amount=data.amount.amount,
+                          currency=data.amount.currency, refunded=0, refunding=0, status=PaymentStatus.PENDING,
                           created_at=utcnow())
-        created = await provider.create(Checkout(payment.id, payment.amount, payment.currency,
-                                                 "RepitBot: lessons top-up", ctx.return_url))
-        payment.provider_payment_id, payment.confirmation_url = created.provider_payment_id, created.confirmation_url
         uow.session.add(payment)
         await uow.commit()
-    PAYMENTS.labels(provider.name, "pending").inc()
     return payment
+
+
+def checkout(payment: Payment, return_url: str) -> Checkout:
+    """What the provider is asked to create for a top-up; the same for every try of it."""
+    return Checkout(payment.id, payment.amount, payment.currency, "RepitBot: lessons top-up", return_url)
+
+
+async def store_created(uow: UnitOfWork, payment_id: uuid.UUID, created: Created) -> Payment:
+    """The provider's id and confirmation URL of a top-up; the first stored stays (the provider
+    answers every try of one top-up with the same payment)."""
+    async with uow:
+        payment = await uow.session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
+        if payment is None:
+            raise NotFound("No such payment")
+        if payment.provider_payment_id is None:
+            payment.provider_payment_id = created.provider_payment_id
+            payment.confirmation_url = created.confirmation_url
+            provider = payment.provider
+            uow.after_commit(lambda: PAYMENTS.labels(provider, "pending").inc())
+        await uow.commit()   # also when there is nothing to write: a rollback would expire what it loaded
+    return payment
+
+
+async def fail_top_up(uow: UnitOfWork, payment_id: uuid.UUID) -> None:
+    """The provider did not create it (or is gone): the top-up ends as failed, nothing else changes."""
+    async with uow:
+        payment = await uow.session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
+        if payment is not None and payment.provider_payment_id is None and payment.status == PaymentStatus.PENDING:
+            payment.status = PaymentStatus.FAILED
+            provider = payment.provider
+            uow.after_commit(lambda: PAYMENTS.labels(provider, "failed").inc())
+            await uow.commit()
 
 
 async def _payer_student(uow: UnitOfWork, actor: Principal, student_id: uuid.UUID | None,
@@ -156,7 +198,7 @@ async def _complete(uow: UnitOfWork, payment: Payment, kind: EntryKind, *, actor
     uow.after_commit(lambda: PAYMENTS.labels(provider, "completed").inc())
 
 
-# --- manual payments, refunds, corrections -----------------------------------------------
+# --- manual payments, corrections ------------------------------------------------------
 async def record_manual_payment(uow: UnitOfWork, actor: Principal, data: ManualPaymentCreate,
                                 directory: Directory) -> Payment:
     """Cash or a transfer the teacher received from their student's family: completed at once."""
@@ -166,37 +208,13 @@ async def record_manual_payment(uow: UnitOfWork, actor: Principal, data: ManualP
         account = await ledger.locked_account(uow.session, data.student_id, actor.id, data.amount.currency)
         payment = Payment(id=uuid.uuid4(), account_id=account.id, student_id=data.student_id, teacher_id=actor.id,
                           payer_id=data.payer_id or data.student_id, provider="manual", amount=data.amount.amount,
-                          currency=data.amount.currency, refunded=0, status=PaymentStatus.PENDING,
+                          currency=data.amount.currency, refunded=0, refunding=0, status=PaymentStatus.PENDING,
                           note=data.note, created_at=utcnow())
         payment.provider_payment_id = str(payment.id)
         uow.session.add(payment)
         await uow.session.flush()
         await _complete(uow, payment, EntryKind.MANUAL_PAYMENT, actor_id=actor.id)
         await uow.commit()
-    return payment
-
-
-async def refund(uow: UnitOfWork, actor: Principal, payment_id: uuid.UUID, data: RefundCreate,
-                 providers: Providers) -> Payment:
-    """Give back part or all of a payment through its provider; never more than is left of it,
-    however many refunds run at once (the payment row is locked)."""
-    async with uow:
-        payment = await uow.session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update()
-                                           .execution_options(populate_existing=True))
-        if payment is None or not (actor.role == "admin" or payment.teacher_id == actor.id):
-            raise NotFound("No such payment")
-        amount = check_refund(payment.status, payment.amount, payment.refunded, data.amount)
-        # the same refund retried after a failed commit is the same refund at the provider
-        key = f"{payment.id}:{payment.refunded}:{amount}"
-        await providers.get(payment.provider).refund(payment.provider_payment_id or "", amount, payment.currency, key)
-        payment.refunded += amount
-        account = await ledger.account_by_id(uow.session, payment.account_id)
-        await ledger.append(uow, account, EntryKind.REFUND, amount, payment_id=payment.id, actor_id=actor.id,
-                            reason=data.reason)
-        uow.emit(PaymentRefunded(payment_id=payment.id, student_id=payment.student_id, amount=amount,
-                                 currency=payment.currency, teacher_id=payment.teacher_id))
-        await uow.commit()
-    REFUNDS.labels(payment.provider).inc()
     return payment
 
 

@@ -9,9 +9,10 @@ from services.payment.providers.base import (
     Created,
     Notice,
     Provider,
+    ProviderRefused,
     ProviderUnavailable,
 )
 from services.payment.providers.registry import Providers, build_providers
 
-__all__ = ["BadNotification", "Checkout", "Created", "Notice", "Provider", "ProviderUnavailable", "Providers",
-           "build_providers"]
+__all__ = ["BadNotification", "Checkout", "Created", "Notice", "Provider", "ProviderRefused", "ProviderUnavailable",
+           "Providers", "build_providers"]

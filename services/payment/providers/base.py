@@ -21,7 +21,19 @@ class BadNotification(DomainError):
 
 
 class ProviderUnavailable(ServiceUnavailable):
-    """The provider did not answer, or answered with an error: nothing was changed here."""
+    """The provider did not answer, or answered with an error: its outcome is not known (the
+    call may have been done there), so the same call is to be repeated with the same key."""
+
+
+class ProviderRefused(ProviderUnavailable):
+    """The provider answered that it did not do it (a 4xx, a refund it cancelled): repeating the
+    call would not change that."""
+
+
+def refused(status: int | None) -> bool:
+    """Whether an HTTP error status of a provider means the call was not done: a 4xx but 409
+    (the same key still being worked on there)."""
+    return status is not None and 400 <= status < 500 and status != 409
 
 
 @dataclass(frozen=True)
@@ -53,10 +65,16 @@ class Notice:
 
 
 class Provider(Protocol):
+    """`create` and `refund` take an idempotency key: repeated with the same key (within the
+    provider's 24 hours), they answer what the first call did without doing it again. That is
+    also how the service asks after a call whose answer it lost: it repeats it (`recovery`).
+    Their failures are `ProviderUnavailable` (outcome unknown) or `ProviderRefused` (not done)."""
+
     name: str
 
     async def create(self, checkout: Checkout) -> Created:
-        """Create a pending payment; its id at the provider and where the payer confirms it."""
+        """Create a pending payment, keyed by `checkout.payment_id`; its id at the provider and
+        where the payer confirms it."""
 
     async def notice(self, body: bytes, headers: Mapping[str, str], client_ip: str | None) -> Notice | None:
         """The trusted content of a notification, None for one of no interest; `BadNotification` else."""

@@ -9,7 +9,16 @@ from typing import Any
 
 import stripe as sdk
 
-from services.payment.providers.base import BadNotification, Checkout, Created, Notice, ProviderUnavailable, blocking
+from services.payment.providers.base import (
+    BadNotification,
+    Checkout,
+    Created,
+    Notice,
+    ProviderRefused,
+    ProviderUnavailable,
+    blocking,
+    refused,
+)
 
 log = logging.getLogger(__name__)
 COMPLETED = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
@@ -63,7 +72,7 @@ class StripeProvider:
         intent = session.payment_intent
         intent_id = intent if isinstance(intent, str) else getattr(intent, "id", None)
         if not intent_id:
-            raise ProviderUnavailable("Stripe has no payment for this session")
+            raise ProviderRefused("Stripe has no payment for this session")
         await self._call(lambda: self._client.v1.refunds.create(
             {"payment_intent": intent_id, "amount": amount}, {"idempotency_key": key}))
 
@@ -72,4 +81,6 @@ class StripeProvider:
             return await blocking(call, self._timeout, self.name)
         except sdk.StripeError as exc:
             log.warning("stripe call failed: %r", exc)
+            if refused(exc.http_status):
+                raise ProviderRefused("Stripe refused the request") from exc
             raise ProviderUnavailable("Stripe is not available now") from exc

@@ -17,9 +17,11 @@ from services.payment.providers.base import (
     Checkout,
     Created,
     Notice,
+    ProviderRefused,
     ProviderUnavailable,
     blocking,
     from_decimal_text,
+    refused,
     to_decimal_text,
 )
 
@@ -52,8 +54,10 @@ class YooKassaProvider:
             return None
         try:
             found = await self._call(lambda: Payment.find_one(payment_id))
-        except NotFoundError as exc:
-            raise BadNotification("The API knows no such payment") from exc
+        except ProviderRefused as exc:
+            if isinstance(exc.__cause__, NotFoundError):
+                raise BadNotification("The API knows no such payment") from exc
+            raise
         try:
             amount = from_decimal_text(found.amount.value, found.amount.currency)
         except ValueError as exc:
@@ -65,7 +69,7 @@ class YooKassaProvider:
         params = {"payment_id": provider_payment_id, "amount": _amount(amount, currency)}
         refund = await self._call(lambda: Refund.create(params, key))
         if refund.status == "canceled":
-            raise ProviderUnavailable("YooKassa refused the refund")
+            raise ProviderRefused("YooKassa refused the refund")
 
     def _check_source(self, client_ip: str | None) -> None:
         if not self._networks:
@@ -80,10 +84,10 @@ class YooKassaProvider:
     async def _call(self, call: Any) -> Any:
         try:
             return await blocking(call, self._timeout, self.name)
-        except NotFoundError:
-            raise
         except (ApiError, OSError) as exc:   # requests' errors are OSErrors
             log.warning("yookassa call failed: %r", exc)
+            if refused(getattr(exc, "HTTP_CODE", None)):
+                raise ProviderRefused("YooKassa refused the request") from exc
             raise ProviderUnavailable("YooKassa is not available now") from exc
 
 

@@ -88,6 +88,22 @@ def probe_app(sessions: async_sessionmaker) -> FastAPI:
             return NoteOut(id=note.id, text=note.text)
         return await once.run(uow, work, status_code=201)
 
+    @app.post("/notes/in-steps", status_code=201, response_model=NoteOut)
+    async def note_in_steps(data: NoteIn, request: Request, once: Once) -> Response:
+        """Work of several transactions with a call between them, held while `app.state.hold` is set."""
+        uow = UnitOfWork(sessions, producer="probe")
+
+        async def work() -> NoteOut:
+            note = await create_note(uow, data)
+            hold = getattr(app.state, "hold", None)
+            if hold is not None:
+                app.state.held.set()
+                await hold.wait()
+            if request.query_params.get("fail") == "1":
+                raise RuntimeError("the call after the first transaction failed")
+            return NoteOut(id=note.id, text=note.text)
+        return await once.run_in_steps(uow, work, lease=timedelta(minutes=1), status_code=201)
+
     return app
 
 
@@ -99,7 +115,9 @@ async def world(request, fresh_database, tmp_path):
         await conn.run_sync(ProbeBase.metadata.create_all)
         await conn.run_sync(MessagingBase.metadata.create_all)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(probe_app(sessions)), base_url="http://probe") as client:
+    app = probe_app(sessions)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://probe") as client:
+        client.app = app
         yield client, sessions
     await engine.dispose()
 
@@ -198,3 +216,48 @@ async def test_an_expired_key_does_the_work_again_and_is_purged(world):
         await session.execute(update(ProbeKey).values(expires_at=utcnow() - timedelta(seconds=1)))
         assert await purge_expired(session, ProbeKey) == 1
     assert await counts(sessions) == (2, 2, 0)
+
+
+async def test_work_in_steps_holds_its_key_while_it_runs_and_answers_it_after(world):
+    client, sessions = world
+    headers = caller_headers(uuid.uuid4(), "k-steps")
+    client.app.state.hold, client.app.state.held = asyncio.Event(), asyncio.Event()
+    first = asyncio.create_task(client.post("/notes/in-steps", json={"text": "a"}, headers=headers))
+    await asyncio.wait_for(client.app.state.held.wait(), 10)   # its first transaction committed, key claimed
+
+    meanwhile = await client.post("/notes/in-steps", json={"text": "a"}, headers=headers)
+    assert meanwhile.status_code == 409 and "in progress" in meanwhile.json()["detail"]
+    assert await counts(sessions) == (1, 1, 1)
+    client.app.state.hold.set()
+    answer = await first
+    again = await client.post("/notes/in-steps", json={"text": "a"}, headers=headers)
+
+    assert answer.status_code == again.status_code == 201
+    assert again.content == answer.content and again.headers["idempotent-replayed"] == "true"
+    async with sessions() as session:
+        expires = await session.scalar(select(ProbeKey.expires_at))
+    assert expires > utcnow() + timedelta(hours=23)          # the answer is kept a day, not the lease
+    assert await counts(sessions) == (1, 1, 1)
+
+
+async def test_work_in_steps_that_fails_or_outlives_its_lease_frees_its_key(world):
+    client, sessions = world
+    headers = caller_headers(uuid.uuid4(), "k-steps-fail")
+    with pytest.raises(RuntimeError):
+        await client.post("/notes/in-steps?fail=1", json={"text": "a"}, headers=headers)
+    assert await counts(sessions) == (1, 1, 0)               # its first transaction stays; the key is free
+
+    client.app.state.hold, client.app.state.held = asyncio.Event(), asyncio.Event()
+    stuck = asyncio.create_task(client.post("/notes/in-steps", json={"text": "a"}, headers=headers))
+    await asyncio.wait_for(client.app.state.held.wait(), 10)
+    async with sessions() as session, session.begin():   # as if its process had died a lease ago
+        await session.execute(update(ProbeKey).values(expires_at=utcnow() - timedelta(seconds=1)))
+    client.app.state.hold = None
+    retry = await client.post("/notes/in-steps", json={"text": "a"}, headers=headers)
+
+    assert retry.status_code == 201 and "idempotent-replayed" not in retry.headers
+    assert await counts(sessions) == (3, 3, 1)
+    stuck.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stuck
+    assert await counts(sessions) == (3, 3, 1)               # the answered key stays answered

@@ -55,6 +55,18 @@ async def test_a_service_whose_dependency_is_down_is_degraded_with_that_dependen
     assert lesson["dependencies"] == {"database": "ok", "bus": "down", "redis": "ok"}
 
 
+async def test_a_service_that_answers_not_ready_is_degraded_and_one_that_does_not_answer_is_down():
+    services = {name: echo_service() for name in ALL_UP if name != "payment"}
+    services["lesson"] = _service_with_checks({"database": False, "bus": True, "redis": True})
+    async with gateway(services, TestKeys(), health_cache_seconds=0) as client:
+        body = (await client.get("/health")).json()
+    lesson = body["services"]["lesson"]
+    assert (lesson["status"], lesson["dependencies"]["database"]) == ("degraded", "down")
+    assert lesson["latency_ms"] >= 0
+    assert body["services"]["payment"]["status"] == "down"
+    assert body["status"] == "degraded"
+
+
 async def test_instance_urls_are_shown_to_admins_only():
     keys = TestKeys()
     async with gateway({"lesson": echo_service()}, keys, health_cache_seconds=0) as client:

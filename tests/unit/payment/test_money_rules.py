@@ -19,7 +19,7 @@ from services.payment.domain import (
     signed_amount,
     threshold_of,
 )
-from services.payment.providers.base import from_decimal_text, to_decimal_text
+from services.payment.providers.base import from_decimal_text, refused, to_decimal_text
 from shared.errors import Conflict, Unprocessable
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -46,6 +46,22 @@ def test_a_refund_is_at_most_what_is_left_of_a_completed_payment():
                                      ("completed", 0, 0)):
         with pytest.raises(Conflict):
             check_refund(status, 1000, refunded, amount)
+
+
+def test_refunds_in_flight_count_as_done():
+    assert check_refund("completed", 1000, 200, None, refunding=300) == 500
+    assert check_refund("completed", 1000, 200, 500, refunding=300) == 500
+    with pytest.raises(Conflict, match="At most 500"):
+        check_refund("completed", 1000, 200, 501, refunding=300)
+    with pytest.raises(Conflict, match="being refunded"):
+        check_refund("completed", 1000, 400, None, refunding=600)
+
+
+@pytest.mark.parametrize(("status", "not_done"), [(400, True), (401, True), (404, True), (429, True),
+                                                  (409, False), (500, False), (202, False), (0, False),
+                                                  (None, False)])
+def test_which_provider_errors_mean_the_call_was_not_done(status, not_done):
+    assert refused(status) is not_done
 
 
 @pytest.mark.parametrize(("percent", "hours", "before", "expected"), [

@@ -43,6 +43,15 @@ def test_only_the_user_service_needs_the_signing_key_in_production():
         UserSettings(environment="production", mode="mesh", **ready)
 
 
+def test_production_payments_need_the_demo_secret_every_instance_shares():
+    from services.payment.settings import PaymentSettings
+    ready = {"postgres_password": "pw", "rabbitmq_password": "pw", "redis_url": "redis://r:6379/0",
+             "metrics_token": "t"}
+    with pytest.raises(MissingSecret, match="PAYMENT_DEMO_SECRET"):
+        PaymentSettings(environment="production", mode="mesh", **ready)
+    assert PaymentSettings(environment="production", mode="mesh", payment_demo_secret="s", **ready).mode == "mesh"
+
+
 def test_describe_names_the_mode_and_the_databases_without_passwords(tmp_path):
     mesh = Settings(mode="mesh", postgres_user="app", postgres_password="s3cret", redis_url="redis://:pw@r:6379/0")
     line = mesh.describe(["user", "lesson"])
