@@ -54,7 +54,9 @@ def fresh_service_queues() -> None:
     """Each test module's services start on empty queues. A service's queue is durable and outlives
     the module that made it: bound to what the service handles (the analytics one to everything),
     it fills with every event later modules publish, and a fresh service of a later module would
-    take that backlog for its own events. Runs before the module's other module-scoped fixtures."""
+    take that backlog for its own events. Runs before the module's other module-scoped fixtures.
+    Only the default virtual host: the shared mesh of `tests/e2e` (`Servers.isolated()`) keeps its
+    queues, which its running services consume."""
     if _running:
         delete_service_queues(_running[0].rabbitmq_url)
 

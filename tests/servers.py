@@ -9,12 +9,20 @@ Developers who already run the servers can point the suite at them instead:
 ``REPITBOT_TEST_REDIS_URL`` (``redis://127.0.0.1:6379/0``).
 
 ``python -m tests.servers`` starts them, prints their environment and waits for Ctrl-C.
+
+Our broker has a second virtual host, ``mesh`` (an external broker needs it made, with the
+user's permissions), and ``Servers.isolated()`` points at it and at Redis database 1: processes
+that share those see nothing of, and are not disturbed by, those on the defaults.
 """
 from __future__ import annotations
 
 import asyncio
 import atexit
+import base64
+import dataclasses
 import glob
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -33,6 +41,7 @@ RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
 PG_USER = "app"
 PG_PASSWORD = "app"  # --auth=trust ignores it; set so that URLs look like production ones
 START_TIMEOUT = {"postgres": 60.0, "rabbitmq": 90.0, "redis": 20.0}
+ISOLATED_VHOST, ISOLATED_REDIS_DB = "mesh", 1
 
 startup_seconds: dict[str, float] = {}  # how long each server took to become ready
 _stoppers: list[Callable[[], None]] = []
@@ -88,6 +97,13 @@ class Servers:
             "RABBITMQ_URL": self.rabbitmq_url,
             "REDIS_URL": self.redis_url,
         }
+
+    def isolated(self) -> Servers:
+        """The same servers, on the broker's ``mesh`` virtual host and Redis database 1: queues,
+        exchanges and keys of their own (PostgreSQL needs nothing: every user makes its databases)."""
+        return dataclasses.replace(
+            self, rabbitmq_url=urlsplit(self.rabbitmq_url)._replace(path=f"/{ISOLATED_VHOST}").geturl(),
+            redis_url=urlsplit(self.redis_url)._replace(path=f"/{ISOLATED_REDIS_DB}").geturl())
 
 
 def new_base_dir() -> Path:
@@ -200,9 +216,12 @@ def _start_rabbitmq(work: Path) -> str:
     (work / "rabbitmq-env.conf").write_text("")
     (work / "advanced.config").write_text("[].\n")
     (work / "enabled_plugins").write_text("[].\n")  # no management/prometheus: fewer ports
+    (work / "definitions.json").write_text(json.dumps(_definitions("guest", "guest", ["/", ISOLATED_VHOST])))
     (work / "rabbitmq.conf").write_text(
         f"listeners.tcp.1 = 127.0.0.1:{amqp_port}\n"
         "disk_free_limit.absolute = 10MB\n"
+        "definitions.import_backend = local_filesystem\n"
+        f"definitions.local.path = {work / 'definitions.json'}\n"
     )
     env = {
         **os.environ,
@@ -244,6 +263,18 @@ def _start_rabbitmq(work: Path) -> str:
 
     _wait("rabbitmq", amqp_connect, log, broker)
     return url
+
+
+def _definitions(user: str, password: str, vhosts: list[str]) -> dict:
+    """Definitions imported at boot: the virtual hosts, and the user (made here, since a broker
+    that imports definitions does not make its default one) allowed everything on each."""
+    salt = os.urandom(4)
+    password_hash = base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
+    return {"users": [{"name": user, "password_hash": password_hash, "tags": ["administrator"],
+                       "hashing_algorithm": "rabbit_password_hashing_sha256"}],
+            "vhosts": [{"name": vhost} for vhost in vhosts],
+            "permissions": [{"user": user, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"}
+                            for vhost in vhosts]}
 
 
 async def _amqp_connect(url: str) -> None:

@@ -24,6 +24,7 @@ from aiohttp import web
 
 from tests.support import eventually
 
+BOT_TOKEN = "123456:bot-token-for-tests"
 BOT_USER = {"id": 777000, "is_bot": True, "first_name": "RepitBot", "username": "RepitTestBot"}
 SENDING = {"sendMessage": "text", "sendPhoto": "photo", "sendVoice": "voice", "sendDocument": "document"}
 

@@ -2,11 +2,9 @@
 import uuid
 
 import httpx
-import pytest
 
 from shared.events import UserCreated
 from tests.e2e.conftest import register_and_login
-from tests.mesh import Mesh
 from tests.support import tapped
 
 PASSWORD = "correct horse battery staple"
@@ -53,24 +51,16 @@ async def test_bad_input_gets_problem_details_from_the_gateway_in_embedded_mode(
     assert nobody.status_code == 401 and "bearer" in nobody.headers["www-authenticate"].lower()
 
 
-@pytest.fixture
-def mesh(servers):
-    with Mesh(servers) as mesh:
-        mesh.start_services("user")
-        mesh.start_gateway()
-        yield mesh
-
-
-async def test_register_login_and_me_through_the_gateway_in_mesh_mode(mesh):
-    async with httpx.AsyncClient(base_url=mesh.gateways[0].url, timeout=10) as client:
+async def test_register_login_and_me_through_the_gateway_in_mesh_mode(shared_mesh):
+    async with shared_mesh.client(timeout=10) as client:
         await _register_login_me(client)
 
 
-async def test_user_created_reaches_a_consumer_on_rabbitmq_with_the_request_correlation_id(mesh, servers):
+async def test_user_created_reaches_a_consumer_on_rabbitmq_with_the_request_correlation_id(shared_mesh):
     correlation_id = f"signup-{uuid.uuid4().hex}"
     email = f"ivan-{uuid.uuid4().hex[:6]}@example.org"
-    async with tapped(servers.rabbitmq_url, "user.created") as tap:
-        async with httpx.AsyncClient(base_url=mesh.gateways[0].url, timeout=10) as client:
+    async with tapped(shared_mesh.servers.rabbitmq_url, "user.created") as tap:
+        async with shared_mesh.client(timeout=10) as client:
             response = await client.post("/auth/register", headers={"X-Correlation-ID": correlation_id}, json={
                 "email": email, "password": PASSWORD, "full_name": "Иван", "role": "teacher"})
         assert response.status_code == 201

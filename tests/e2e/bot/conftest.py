@@ -11,9 +11,7 @@ import pytest
 from shared.settings import Settings
 from tests.e2e.conftest import Account, register_and_login
 from tests.support import running
-from tests.telegram_fake import FakeTelegram, Sent
-
-BOT_TOKEN = "123456:bot-token-for-tests"
+from tests.telegram_fake import BOT_TOKEN, FakeTelegram, Sent
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""The bot as its own process (`repitbot serve bot`) in mesh mode: it reaches the gateway over HTTP,
-keeps chats, update ids and dialogues in the real Redis, and polls the fake Bot API."""
+"""The bot as its own process (`repitbot serve bot`) in mesh mode, beside the shared mesh: it reaches
+the gateway over HTTP, keeps chats, update ids and dialogues in the real Redis, and polls the fake
+Bot API."""
 from __future__ import annotations
 
 import subprocess
@@ -8,32 +9,30 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from tests.e2e.bot.conftest import BOT_TOKEN, Chat
+from tests.e2e.bot.conftest import Chat
 from tests.e2e.bot.test_bot_flows import noon_zone
 from tests.e2e.conftest import link, register_and_login
-from tests.mesh import ROOT, Mesh
+from tests.mesh import ROOT
 from tests.support import eventually
 from tests.telegram_fake import FakeTelegram
 
 
-async def test_a_chat_links_and_a_teacher_completes_a_lesson_through_the_bot_in_mesh(servers):
-    async with FakeTelegram(BOT_TOKEN) as telegram:
-        with Mesh(servers, env={"BOT_TOKEN": BOT_TOKEN, "TELEGRAM_API_BASE": telegram.url}) as mesh:
-            mesh.start_services("user", "lesson")
-            gateway = mesh.start_gateway(env={"RATE_LIMIT_PER_MINUTE": "1000"})
-            log = mesh.workdir / "bot.log"
-            with open(log, "ab") as out:
-                bot = subprocess.Popen([sys.executable, "-m", "repitbot.cli", "serve", "bot"], cwd=ROOT,
-                                       env={**mesh.base_env(), "BOT_GATEWAY_URL": gateway.url},
-                                       stdout=out, stderr=subprocess.STDOUT)
-            try:
-                await _flow(telegram, gateway.url)
-            except BaseException:
-                sys.stderr.write(log.read_text() + "\n" + telegram.transcript())
-                raise
-            finally:
-                bot.terminate()
-                bot.wait(timeout=20)
+async def test_a_chat_links_and_a_teacher_completes_a_lesson_through_the_bot_in_mesh(shared_mesh, tmp_path):
+    telegram, gateway = shared_mesh.telegram, shared_mesh.gateway
+    log = tmp_path / "bot.log"
+    with open(log, "ab") as out:
+        bot = subprocess.Popen([sys.executable, "-m", "repitbot.cli", "serve", "bot"], cwd=ROOT,
+                               env={**shared_mesh.mesh.base_env(), "BOT_GATEWAY_URL": gateway.url,
+                                    "VAR_DIR": str(tmp_path / "var")},
+                               stdout=out, stderr=subprocess.STDOUT)
+    try:
+        await _flow(telegram, gateway.url)
+    except BaseException:
+        sys.stderr.write(log.read_text() + "\n" + telegram.transcript())
+        raise
+    finally:
+        bot.terminate()
+        bot.wait(timeout=20)
 
 
 async def _flow(telegram: FakeTelegram, gateway_url: str) -> None:

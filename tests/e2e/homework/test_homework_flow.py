@@ -16,12 +16,9 @@ def blobs(client) -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file()}
 
 
-async def test_assign_submit_download_grade_with_xp_and_notifications(embedded):
-    client = embedded
-    teacher = await register_and_login(client, "teacher", full_name="Anna Teacher")
-    student = await register_and_login(client, "student", full_name="Ivan Student")
+async def test_assign_submit_download_grade_with_xp_and_notifications(linked):
+    client, teacher, student = linked.client, linked.teacher, linked.student
     parent = await register_and_login(client, "parent")
-    await link(client, teacher, student)
     await link_parent(client, student, parent)
     await settle(client)
 

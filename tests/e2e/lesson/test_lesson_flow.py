@@ -56,13 +56,9 @@ async def test_a_teacher_schedules_starts_and_completes_a_lesson_through_the_gat
     assert [i["id"] for i in listed.json()["items"]] == [lesson["id"]]
 
 
-async def test_wrong_moves_are_refused_through_the_gateway(embedded):
-    client = embedded
-    teacher = await register_and_login(client, "teacher")
-    student = await register_and_login(client, "student")
+async def test_wrong_moves_are_refused_through_the_gateway(linked):
+    client, teacher, student = linked.client, linked.teacher, linked.student
     unlinked = await register_and_login(client, "student")
-    await link(client, teacher, student)
-    await settle(client)
 
     past = await book(client, teacher, student.id, in_days(-1, 9))
     not_linked = await book(client, teacher, unlinked.id, in_days(3, 9))
@@ -94,12 +90,8 @@ async def test_two_simultaneous_bookings_of_one_slot_in_embedded_mode_leave_one(
     assert sorted(a.status_code for a in answers) == [201, 409]
 
 
-async def test_the_calendar_feed_through_the_gateway_parses_and_shows_the_lessons(embedded):
-    client = embedded
-    teacher = await register_and_login(client, "teacher", full_name="Anna Teacher")
-    student = await register_and_login(client, "student", full_name="Ivan Student")
-    await link(client, teacher, student)
-    await settle(client)
+async def test_the_calendar_feed_through_the_gateway_parses_and_shows_the_lessons(linked):
+    client, teacher, student = linked.client, linked.teacher, linked.student
     series = await book(client, teacher, student.id, in_days(4, 15), recurrence={"weekly_count": 3})
     assert series.status_code == 201, series.text
 

@@ -1,17 +1,14 @@
 """Materials through the gateway of the embedded platform (SQLite, FTS5, the in-process bus),
 with the student service's recommendations and gamification reacting to them."""
-from tests.e2e.conftest import link, register_and_login, settle
+from tests.e2e.conftest import register_and_login, settle
 from tests.e2e.material import flow
 from tests.e2e.student.flow import complete_a_lesson
 from tests.material_files import exe_bytes, png_bomb, truncated_pdf
 
 
-async def test_a_teachers_materials_reach_a_linked_student_and_no_one_else(embedded):
-    client = embedded
-    teacher = await register_and_login(client, "teacher", full_name="Anna Teacher")
-    student = await register_and_login(client, "student", full_name="Ivan Student")
+async def test_a_teachers_materials_reach_a_linked_student_and_no_one_else(linked):
+    client, teacher, student = linked.client, linked.teacher, linked.student
     stranger = await register_and_login(client, "student")
-    await link(client, teacher, student)
     await complete_a_lesson(client, teacher.headers, student.id)   # a Maths lesson: Maths is recommended
     await settle(client)
 

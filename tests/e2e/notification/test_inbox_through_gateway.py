@@ -2,7 +2,7 @@
 student's notifications, which the student reads, marks read and tunes; nobody else sees them."""
 from datetime import UTC, datetime, timedelta
 
-from tests.e2e.conftest import link, register_and_login, settle
+from tests.e2e.conftest import register_and_login, settle
 
 
 async def lessons_that_notify(client, teacher, student) -> None:
@@ -25,13 +25,9 @@ async def lessons_that_notify(client, teacher, student) -> None:
         assert done.status_code == 200, done.text
 
 
-async def test_a_student_reads_marks_and_tunes_their_notifications_through_the_gateway(embedded):
-    client = embedded
-    teacher = await register_and_login(client, "teacher", full_name="Anna Teacher")
-    student = await register_and_login(client, "student", full_name="Ivan Student")
+async def test_a_student_reads_marks_and_tunes_their_notifications_through_the_gateway(linked):
+    client, teacher, student = linked.client, linked.teacher, linked.student
     stranger = await register_and_login(client, "student")
-    await link(client, teacher, student)
-    await settle(client)
     await lessons_that_notify(client, teacher, student)
     await settle(client)
 

@@ -1,15 +1,11 @@
 """Gamification through the gateway of the embedded platform: a teacher completes a lesson,
 the student sees the XP and «Первый шаг», and the award continues the teacher's request chain."""
-from tests.e2e.conftest import link, register_and_login, settle
+from tests.e2e.conftest import register_and_login, settle
 from tests.e2e.student.flow import assert_progress_shown, complete_a_lesson
 
 
-async def test_a_completed_lesson_gives_the_student_xp_and_first_step_in_the_teachers_chain(embedded):
-    client = embedded
-    teacher = await register_and_login(client, "teacher", full_name="Anna Teacher")
-    student = await register_and_login(client, "student", full_name="Ivan Student")
-    await link(client, teacher, student)
-    await settle(client)
+async def test_a_completed_lesson_gives_the_student_xp_and_first_step_in_the_teachers_chain(linked):
+    client, teacher, student = linked.client, linked.teacher, linked.student
 
     completed = await complete_a_lesson(client, teacher.headers, student.id, score=90)
     correlation_id = completed.headers["x-correlation-id"]

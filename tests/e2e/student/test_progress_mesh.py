@@ -1,4 +1,4 @@
-"""The same flow in mesh mode: user, lesson and student services and a gateway as processes on the
+"""The same flow in mesh mode, on the shared mesh: the services and a gateway as processes on the
 real PostgreSQL, RabbitMQ and Redis; `achievement.earned` is watched on the real exchange."""
 import json
 import uuid
@@ -9,12 +9,11 @@ import httpx
 from shared.events import EXCHANGE
 from tests.e2e.conftest import link, register_and_login
 from tests.e2e.student.flow import assert_progress_shown, complete_a_lesson
-from tests.mesh import Mesh
 from tests.support import eventually
 
 
-async def test_a_completed_lesson_through_the_gateway_earns_first_step_on_rabbitmq(servers):
-    connection = await aio_pika.connect_robust(servers.rabbitmq_url)
+async def test_a_completed_lesson_through_the_gateway_earns_first_step_on_rabbitmq(shared_mesh):
+    connection = await aio_pika.connect_robust(shared_mesh.servers.rabbitmq_url)
     channel = await connection.channel()
     exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
     queue = await channel.declare_queue(f"e2e-student-{uuid.uuid4().hex[:8]}", exclusive=True, auto_delete=True)
@@ -27,11 +26,8 @@ async def test_a_completed_lesson_through_the_gateway_earns_first_step_on_rabbit
 
     await queue.consume(keep)
     try:
-        with Mesh(servers) as mesh:
-            mesh.start_services("user", "lesson", "student")
-            gateway = mesh.start_gateway(env={"RATE_LIMIT_PER_MINUTE": "1000"})
-            async with httpx.AsyncClient(base_url=gateway.url, timeout=30.0, trust_env=False) as client:
-                await the_flow(client, earned)
+        async with shared_mesh.client() as client:
+            await the_flow(client, earned)
     finally:
         await connection.close()
 
