@@ -27,6 +27,7 @@ from shared.runtime import Runtime, make_runtime, tune_gc
 from shared.settings import Settings
 from shared.storage import LocalStorage
 
+SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
 log = logging.getLogger(__name__)
 D = TypeVar("D")
 
@@ -59,7 +60,6 @@ class ServiceSpec(Generic[D]):
 
     name: str
     metadata: MetaData
-    versions_dir: Path
     settings_class: type[Settings]
     bootstrap: Bootstrap[D]
     routers: list[APIRouter] = field(default_factory=list)
@@ -67,6 +67,15 @@ class ServiceSpec(Generic[D]):
     background: list[Background[D]] = field(default_factory=list)  # long-running loops, cancelled at exit
     key_source: Callable[[D], KeySource] | None = None  # default: the user service's JWKS
     teardown: Teardown[D] | None = None  # at exit, once the loops have stopped
+    versions_dir: Path = None  # type: ignore[assignment]  # default: services/<name>/migrations/versions
+
+    def __post_init__(self) -> None:
+        if self.versions_dir is None:
+            object.__setattr__(self, "versions_dir", SERVICES_DIR / self.name / "migrations" / "versions")
+
+    def create_app(self, settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+        """The service's app (`settings` default to its settings class read from the environment)."""
+        return create_service_app(self, settings or self.settings_class(), runtime)
 
     def settings_from(self, common: Settings) -> Settings:
         """This service's settings: the process-wide values of `common`, the rest from the environment."""

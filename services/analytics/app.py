@@ -2,10 +2,8 @@
 import asyncio
 import logging
 from datetime import timedelta
-from pathlib import Path
 from typing import cast
 
-from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from services.analytics import api, metrics
@@ -14,10 +12,9 @@ from services.analytics.deps import AnalyticsDeps
 from services.analytics.handlers import analytics_handlers
 from services.analytics.models import Activity, AnalyticsBase
 from services.analytics.settings import AnalyticsSettings
-from shared.app import ServiceContext, ServiceSpec, create_service_app
+from shared.app import ServiceContext, ServiceSpec
 from shared.events import utcnow
 from shared.people import close_directory, directory_for
-from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
 ACTIVE_PERIODS = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -50,7 +47,6 @@ async def count_active_users(ctx: ServiceContext, deps: AnalyticsDeps) -> None:
 SPEC = ServiceSpec(
     name="analytics",
     metadata=AnalyticsBase.metadata,
-    versions_dir=Path(__file__).parent / "migrations" / "versions",
     settings_class=AnalyticsSettings,
     bootstrap=bootstrap,
     routers=[api.router],
@@ -59,5 +55,4 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: AnalyticsSettings | None = None, runtime: Runtime | None = None) -> FastAPI:
-    return create_service_app(SPEC, settings or AnalyticsSettings(), runtime)
+create_app = SPEC.create_app

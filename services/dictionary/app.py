@@ -1,8 +1,5 @@
 """The dictionary service: what it is made of (`SPEC`), its bootstrap hook and its app."""
-from pathlib import Path
 from typing import cast
-
-from fastapi import FastAPI
 
 from services.dictionary import api
 from services.dictionary.deps import DictionaryDeps
@@ -10,9 +7,8 @@ from services.dictionary.handlers import dictionary_handlers
 from services.dictionary.models import DictionaryBase
 from services.dictionary.settings import DictionarySettings
 from services.dictionary.speech import Synthesiser
-from shared.app import ServiceContext, ServiceSpec, create_service_app
+from shared.app import ServiceContext, ServiceSpec
 from shared.people import close_directory, directory_for
-from shared.runtime import Runtime
 
 
 async def bootstrap(ctx: ServiceContext) -> DictionaryDeps:
@@ -26,7 +22,6 @@ async def bootstrap(ctx: ServiceContext) -> DictionaryDeps:
 SPEC = ServiceSpec(
     name="dictionary",
     metadata=DictionaryBase.metadata,
-    versions_dir=Path(__file__).parent / "migrations" / "versions",
     settings_class=DictionarySettings,
     bootstrap=bootstrap,
     routers=[api.decks_router, api.cards_router],
@@ -35,5 +30,4 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: DictionarySettings | None = None, runtime: Runtime | None = None) -> FastAPI:
-    return create_service_app(SPEC, settings or DictionarySettings(), runtime)
+create_app = SPEC.create_app

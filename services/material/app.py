@@ -1,8 +1,6 @@
 """The material service: what it is made of (`SPEC`), its bootstrap hook and its app."""
-from pathlib import Path
 from typing import cast
 
-from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from services.material import api
@@ -12,9 +10,8 @@ from services.material.models import MaterialBase
 from services.material.preview_jobs import Previewer, resume_previews
 from services.material.search import search_for
 from services.material.settings import MaterialSettings
-from shared.app import ServiceContext, ServiceSpec, create_service_app
+from shared.app import ServiceContext, ServiceSpec
 from shared.people import close_directory, directory_for
-from shared.runtime import Runtime
 
 
 async def bootstrap(ctx: ServiceContext) -> MaterialDeps:
@@ -29,7 +26,6 @@ async def bootstrap(ctx: ServiceContext) -> MaterialDeps:
 SPEC = ServiceSpec(
     name="material",
     metadata=MaterialBase.metadata,
-    versions_dir=Path(__file__).parent / "migrations" / "versions",
     settings_class=MaterialSettings,
     bootstrap=bootstrap,
     routers=[api.router],
@@ -38,5 +34,4 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: MaterialSettings | None = None, runtime: Runtime | None = None) -> FastAPI:
-    return create_service_app(SPEC, settings or MaterialSettings(), runtime)
+create_app = SPEC.create_app

@@ -1,7 +1,6 @@
 """The notification service: what it is made of (`SPEC`), its bootstrap hook and its app."""
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import cast
 
 from fastapi import FastAPI
@@ -14,7 +13,7 @@ from services.notification.handlers import notification_handlers
 from services.notification.models import NotificationBase
 from services.notification.settings import NotificationSettings
 from services.notification.templates import Renderer
-from shared.app import ServiceContext, ServiceSpec, create_service_app
+from shared.app import ServiceContext, ServiceSpec
 from shared.events import utcnow
 from shared.runtime import Runtime
 
@@ -32,7 +31,6 @@ def bootstrap_with(clock: Clock) -> Callable[[ServiceContext], Awaitable[Notific
 SPEC = ServiceSpec(
     name="notification",
     metadata=NotificationBase.metadata,
-    versions_dir=Path(__file__).parent / "migrations" / "versions",
     settings_class=NotificationSettings,
     bootstrap=bootstrap_with(utcnow),
     routers=[api.router],
@@ -45,4 +43,4 @@ def create_app(settings: NotificationSettings | None = None, runtime: Runtime | 
                clock: Clock | None = None) -> FastAPI:
     """`clock` gives the time to handlers, use cases and the dispatcher (tests pass one they control)."""
     spec = replace(SPEC, bootstrap=bootstrap_with(clock)) if clock else SPEC
-    return create_service_app(spec, settings or NotificationSettings(), runtime)
+    return spec.create_app(settings, runtime)

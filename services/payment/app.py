@@ -1,8 +1,5 @@
 """The payment service: what it is made of (`SPEC`), its bootstrap hook and its app."""
-from pathlib import Path
 from typing import cast
-
-from fastapi import FastAPI
 
 from services.payment import api
 from services.payment.deps import PaymentDeps
@@ -11,9 +8,8 @@ from services.payment.models import PaymentBase
 from services.payment.providers import build_providers
 from services.payment.recovery import recover_pending
 from services.payment.settings import PaymentSettings
-from shared.app import ServiceContext, ServiceSpec, create_service_app
+from shared.app import ServiceContext, ServiceSpec
 from shared.people import close_directory, directory_for
-from shared.runtime import Runtime
 
 
 async def bootstrap(ctx: ServiceContext) -> PaymentDeps:
@@ -25,7 +21,6 @@ async def bootstrap(ctx: ServiceContext) -> PaymentDeps:
 SPEC = ServiceSpec(
     name="payment",
     metadata=PaymentBase.metadata,
-    versions_dir=Path(__file__).parent / "migrations" / "versions",
     settings_class=PaymentSettings,
     bootstrap=bootstrap,
     routers=[api.router],
@@ -34,5 +29,4 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: PaymentSettings | None = None, runtime: Runtime | None = None) -> FastAPI:
-    return create_service_app(SPEC, settings or PaymentSettings(), runtime)
+create_app = SPEC.create_app

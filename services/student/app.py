@@ -1,10 +1,7 @@
 """The student service: what it is made of (`SPEC`), its bootstrap hook and its app."""
 import asyncio
 import logging
-from pathlib import Path
 from typing import cast
-
-from fastapi import FastAPI
 
 from services.student import api, rule_changes
 from services.student.deps import StudentDeps
@@ -15,8 +12,7 @@ from services.student.rulebook import RuleBook, seed_default
 from services.student.service import Gamification
 from services.student.settings import StudentSettings
 from services.student.state import zone
-from shared.app import ServiceContext, ServiceSpec, create_service_app
-from shared.runtime import Runtime
+from shared.app import ServiceContext, ServiceSpec
 
 log = logging.getLogger(__name__)
 CATCH_UP_INTERVAL = 60.0
@@ -53,7 +49,6 @@ async def finish_rule_changes(ctx: ServiceContext, deps: StudentDeps) -> None:
 SPEC = ServiceSpec(
     name="student",
     metadata=StudentBase.metadata,
-    versions_dir=Path(__file__).parent / "migrations" / "versions",
     settings_class=StudentSettings,
     bootstrap=bootstrap,
     routers=[api.router],
@@ -62,5 +57,4 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: StudentSettings | None = None, runtime: Runtime | None = None) -> FastAPI:
-    return create_service_app(SPEC, settings or StudentSettings(), runtime)
+create_app = SPEC.create_app

@@ -3,10 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 from typing import cast
-
-from fastapi import FastAPI
 
 from services.user import account_routes, api, bot_routes, directory, link_routes, service
 from services.user.deps import UserDeps
@@ -15,9 +12,8 @@ from services.user.models import UserBase
 from services.user.passwords import Argon2Parameters, HashingPool, Passwords
 from services.user.settings import UserSettings
 from services.user.throttle import Limits, LoginThrottle
-from shared.app import ServiceContext, ServiceSpec, create_service_app
+from shared.app import ServiceContext, ServiceSpec
 from shared.auth import KeySource
-from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +82,6 @@ async def purge_expired(ctx: ServiceContext, deps: UserDeps) -> None:
 SPEC = ServiceSpec(
     name="user",
     metadata=UserBase.metadata,
-    versions_dir=Path(__file__).parent / "migrations" / "versions",
     settings_class=UserSettings,
     bootstrap=bootstrap,
     routers=[*api.routers, link_routes.router, account_routes.router, bot_routes.router, directory.router],
@@ -96,5 +91,4 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: UserSettings | None = None, runtime: Runtime | None = None) -> FastAPI:
-    return create_service_app(SPEC, settings or UserSettings(), runtime)
+create_app = SPEC.create_app
