@@ -10,7 +10,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.enums import ChatType
 from aiogram.filters import Filter
-from aiogram.types import Chat, TelegramObject
+from aiogram.types import Chat, TelegramObject, User
 
 from telegram_bot.chats import Chats
 from telegram_bot.gateway import ApiError, BotSession, Gateway, UserApi
@@ -70,6 +70,11 @@ async def unlink_chat(gateway: Gateway, chats: Chats, chat_id: int, *, reason: s
     return True
 
 
+def own_chat(chat: Chat, user: User | None) -> bool:
+    """The update comes from the one person of a private chat: the only chat the bot acts for."""
+    return chat.type == ChatType.PRIVATE and user is not None and user.id == chat.id
+
+
 class IdentityMiddleware(BaseMiddleware):
     """Puts `caller` (a `Caller`, or None for a chat not linked) into the handler's data. Only the
     person of a private chat is ever its caller (`routers/private.py` answers the rest)."""
@@ -79,8 +84,7 @@ class IdentityMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Any, event: TelegramObject, data: dict[str, Any]) -> Any:
         chat: Chat | None = data.get("event_chat")
-        user = data.get("event_from_user")
-        own = chat is not None and chat.type == ChatType.PRIVATE and user is not None and user.id == chat.id
+        own = chat is not None and own_chat(chat, data.get("event_from_user"))
         data["caller"] = await resolve_caller(self.gateway, self.chats, chat.id) if own and chat else None
         return await handler(event, data)
 

@@ -4,9 +4,10 @@ is not the chat's own person (a message passed on, an update forged) is refused.
 from __future__ import annotations
 
 from aiogram import Router
-from aiogram.enums import ChatType
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
+
+from telegram_bot.identity import own_chat
 
 router = Router(name="private")
 
@@ -14,8 +15,7 @@ router = Router(name="private")
 def not_own_chat(event: Message | CallbackQuery) -> bool:
     """True unless the event comes from the one person of a private chat."""
     message = event if isinstance(event, Message) else event.message
-    chat, user = (message.chat if message else None), event.from_user
-    return chat is None or chat.type != ChatType.PRIVATE or user is None or user.id != chat.id
+    return message is None or not own_chat(message.chat, event.from_user)
 
 
 @router.message(not_own_chat)
