@@ -312,26 +312,23 @@ class XpEarned(Payload):
 
 
 # --- material, dictionary, notification -------------------------------------------------
-@_event("material.uploaded")
-class MaterialUploaded(Payload):
+class _MaterialDescribed(Payload):
     material_id: uuid.UUID
     teacher_id: uuid.UUID
     subject: str
     grade_level: int | None = None
     visibility: Literal["private", "students", "public"]
     title: str | None = None
+
+
+@_event("material.uploaded")
+class MaterialUploaded(_MaterialDescribed):
+    pass
 
 
 @_event("material.updated")
-class MaterialUpdated(Payload):
+class MaterialUpdated(_MaterialDescribed):
     """Its owner changed what describes it (who sees it, too): the same fields as `material.uploaded`."""
-
-    material_id: uuid.UUID
-    teacher_id: uuid.UUID
-    subject: str
-    grade_level: int | None = None
-    visibility: Literal["private", "students", "public"]
-    title: str | None = None
 
 
 @_event("material.deleted")
